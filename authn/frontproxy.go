@@ -1,0 +1,125 @@
+package authn
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/utils/clock"
+)
+
+// FrontProxyOptions configures a FrontProxy authenticator.
+type FrontProxyOptions struct {
+	// Config provides the front-proxy configuration in force. Required. Use a
+	// *DynamicRequestHeader to change it at runtime.
+	Config RequestHeaderProvider
+
+	// CacheSize bounds the number of cached certificate verifications.
+	// Default: DefaultVerifyCacheSize (4096).
+	CacheSize int
+
+	// Clock tells the time for certificate validity. Default: the real clock.
+	Clock clock.PassiveClock
+}
+
+// FrontProxy authenticates requests that kube-apiserver's aggregator (or another
+// authenticating proxy) forwards: it verifies the client certificate against the
+// front-proxy CA and the allowed names, then reads the user from the request
+// headers. Its answers are those of k8s.io/apiserver's
+// headerrequest.NewDynamicVerifyOptionsSecure:
+//
+//   - no TLS, no client certificate, or no configuration loaded: no opinion;
+//   - a certificate that does not verify, or whose CN is not allowed: an error;
+//   - a verified proxy with an empty username: no opinion;
+//   - otherwise the user, and the identity headers are deleted from the request.
+//
+// It is safe for concurrent use.
+type FrontProxy struct {
+	config   RequestHeaderProvider
+	cache    *verifyCache
+	compiled atomic.Pointer[compiledHeaders]
+}
+
+// NewFrontProxy returns a FrontProxy. It fails when opts.Config is nil.
+func NewFrontProxy(opts FrontProxyOptions) (*FrontProxy, error) {
+	if opts.Config == nil {
+		return nil, errors.New("authn: FrontProxyOptions.Config is required")
+	}
+	return &FrontProxy{
+		config: opts.Config,
+		cache:  newVerifyCache(opts.CacheSize, opts.Clock, nil, wrapProxyVerifyError),
+	}, nil
+}
+
+func wrapProxyVerifyError(_ *x509.Certificate, err error) error {
+	return fmt.Errorf("front-proxy client certificate: %w", err)
+}
+
+// current returns the configuration in force, prepared for the hot path, or nil.
+func (f *FrontProxy) current() *compiledHeaders {
+	cfg := f.config.RequestHeaderConfig()
+	if cfg == nil || cfg.CA == nil {
+		return nil
+	}
+	c := f.compiled.Load()
+	if c == nil || c.src != cfg {
+		c = compileHeaders(cfg)
+		f.compiled.Store(c)
+	}
+	return c
+}
+
+// AuthenticateRequest implements authenticator.Request.
+func (f *FrontProxy) AuthenticateRequest(req *http.Request) (*authenticator.Response, bool, error) {
+	return f.authenticate(req, 0)
+}
+
+func (f *FrontProxy) authenticate(req *http.Request, spareGroups int) (*authenticator.Response, bool, error) {
+	if req.TLS == nil || len(req.TLS.PeerCertificates) == 0 {
+		return nil, false, nil
+	}
+	c := f.current()
+	if c == nil {
+		return nil, false, nil
+	}
+	certs := req.TLS.PeerCertificates
+	if r := f.cache.verify(certs, c.src.CA); r.err != nil {
+		return nil, false, r.err
+	}
+	if err := verifySubject(certs[0].Subject.CommonName, c.allowedNames); err != nil {
+		return nil, false, err
+	}
+	resp, ok := c.decode(req.Header, spareGroups)
+	return resp, ok, nil
+}
+
+// verifySubject is Kubernetes' Verifier.verifySubject: an exact, case-sensitive
+// match of the leaf's CommonName; an empty list allows any name.
+func verifySubject(cn string, allowed []string) error {
+	if len(allowed) == 0 {
+		return nil
+	}
+	for _, name := range allowed {
+		if name == cn {
+			return nil
+		}
+	}
+	return fmt.Errorf("x509: subject with cn=%s is not in the allowed list", cn)
+}
+
+// ClearHeaders deletes from h the Authorization header, the standard front-proxy
+// headers (X-Remote-User, X-Remote-Uid, X-Remote-Group, X-Remote-Extra-*) and the
+// configured ones, so that no handler downstream can mistake a client-sent header
+// for a verified identity.
+func (f *FrontProxy) ClearHeaders(h http.Header) {
+	clearHeaders(h, f.current())
+}
+
+// ClearHeaders deletes Authorization and the standard front-proxy headers from h.
+// Use FrontProxy.ClearHeaders to also delete configured non-standard ones.
+func ClearHeaders(h http.Header) {
+	clearHeaders(h, nil)
+}

@@ -1,0 +1,216 @@
+package authn
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
+)
+
+// newResponse allocates an authenticator.Response and the user.DefaultInfo it
+// points to in one allocation.
+func newResponse() (*authenticator.Response, *user.DefaultInfo) {
+	r := &struct {
+		resp authenticator.Response
+		info user.DefaultInfo
+	}{}
+	r.resp.User = &r.info
+	return &r.resp, &r.info
+}
+
+// decode reads the identity from h with Kubernetes' requestheader rules
+// (k8s.io/apiserver/pkg/authentication/request/headerrequest): the first non-empty
+// username and uid, every non-empty group value, and every header under an extra
+// prefix. An empty username is "no opinion" and leaves h untouched; otherwise the
+// headers used are deleted from h, as Kubernetes does. spareGroups reserves room in
+// the groups slice for groups a caller adds later (system:authenticated).
+func (c *compiledHeaders) decode(h http.Header, spareGroups int) (*authenticator.Response, bool) {
+	name := firstValue(h, c.userKeys)
+	if name == "" {
+		return nil, false
+	}
+	resp, info := newResponse()
+	info.Name = name
+	info.UID = firstValue(h, c.uidKeys)
+	info.Groups = allValues(h, c.groupKeys, spareGroups)
+	info.Extra = c.decodeExtra(h)
+	for _, keys := range [...][]string{c.userKeys, c.uidKeys, c.groupKeys} {
+		for _, k := range keys {
+			delete(h, k)
+		}
+	}
+	return resp, true
+}
+
+// firstValue is Kubernetes' headerValue: for each name in order, the first value
+// of the header (http.Header.Get semantics); the first non-empty one wins.
+func firstValue(h http.Header, keys []string) string {
+	for _, k := range keys {
+		if vv := h[k]; len(vv) > 0 && vv[0] != "" {
+			return vv[0]
+		}
+	}
+	return ""
+}
+
+// allValues is Kubernetes' allHeaderValues: every non-empty value of every header,
+// in order, never split on commas. The result is never nil.
+func allValues(h http.Header, keys []string, spare int) []string {
+	n := 0
+	for _, k := range keys {
+		n += len(h[k])
+	}
+	out := make([]string, 0, n+spare)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			if v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// decodeExtra is Kubernetes' newExtra followed by the prefix part of
+// ClearAuthenticationHeaders: for each prefix in order, every header whose raw name
+// starts with it (ignoring case) adds all its values, empty ones included, under
+// the rest of the name lower-cased and then path-unescaped. Matching headers are
+// deleted. The map is nil when no header matched.
+func (c *compiledHeaders) decodeExtra(h http.Header) map[string][]string {
+	var extra map[string][]string
+	for _, prefix := range c.prefixes {
+		for k, vv := range h {
+			if !hasPrefixFold(k, prefix) {
+				continue
+			}
+			if extra == nil {
+				extra = make(map[string][]string, 2)
+			}
+			key := extraKey(k[len(prefix):])
+			if old, ok := extra[key]; ok {
+				extra[key] = append(old, vv...)
+			} else {
+				// The header is deleted below, so its value slice can be taken over;
+				// the capacity is clipped so that a later append copies.
+				extra[key] = vv[:len(vv):len(vv)]
+			}
+			if len(c.prefixes) == 1 {
+				delete(h, k) // deleting during range is allowed
+			}
+		}
+	}
+	if len(c.prefixes) > 1 {
+		// With several prefixes a header may match more than one; delete only after
+		// all of them were read, as Kubernetes does.
+		deletePrefixed(h, c.prefixes)
+	}
+	return extra
+}
+
+func deletePrefixed(h http.Header, prefixes []string) {
+	for k := range h {
+		for _, p := range prefixes {
+			if hasPrefixFold(k, p) {
+				delete(h, k)
+				break
+			}
+		}
+	}
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// extraKey returns url.PathUnescape(strings.ToLower(s)), or the lower-cased s when
+// unescaping fails, exactly as Kubernetes' unescapeExtraKey(strings.ToLower(s)),
+// with one allocation at most instead of two. Header names that arrive over the
+// wire are ASCII; anything else takes Kubernetes' own path.
+func extraKey(s string) string {
+	upper, pct := false, 0
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b >= 0x80:
+			return unescapeExtraKey(strings.ToLower(s))
+		case 'A' <= b && b <= 'Z':
+			upper = true
+		case b == '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return strings.ToLower(s) // malformed: Kubernetes keeps the raw key
+			}
+			pct++
+			i += 2
+		}
+	}
+	if pct == 0 {
+		if upper {
+			return strings.ToLower(s)
+		}
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) - 2*pct)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '%':
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		case 'A' <= c && c <= 'Z':
+			b.WriteByte(c + ('a' - 'A'))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// unescapeExtraKey is Kubernetes' own: always record extra keys, even malformed.
+func unescapeExtraKey(encoded string) string {
+	key, err := url.PathUnescape(encoded)
+	if err != nil {
+		return encoded
+	}
+	return key
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// StandardHeaders are the front-proxy headers that are removed from every request,
+// whatever the configuration: the names kube-apiserver's aggregator sends.
+var standardHeaderKeys = []string{DefaultUsernameHeader, DefaultUIDHeader, DefaultGroupHeader}
+
+// clearHeaders deletes Authorization, the standard X-Remote-* headers and, when c
+// is not nil, the configured ones, in one pass over h for the prefixes.
+func clearHeaders(h http.Header, c *compiledHeaders) {
+	delete(h, "Authorization")
+	for _, k := range standardHeaderKeys {
+		delete(h, k)
+	}
+	if c == nil {
+		deletePrefixed(h, standardPrefix)
+		return
+	}
+	for _, keys := range [...][]string{c.userKeys, c.uidKeys, c.groupKeys} {
+		for _, k := range keys {
+			delete(h, k)
+		}
+	}
+	deletePrefixed(h, c.clearPrefixes)
+}
+
+var standardPrefix = []string{DefaultExtraHeaderPrefix}
