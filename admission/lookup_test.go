@@ -1,0 +1,148 @@
+package admission
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+const missingMessage = `namespaces "missing" not found`
+
+func TestConcurrentCreatesShareOneGet(t *testing.T) {
+	const n = 1000
+	caches := []struct {
+		name string
+		ttl  time.Duration
+	}{
+		{"negative cache on", 0},
+		{"negative cache off", -1},
+	}
+	for _, be := range backends {
+		for _, c := range caches {
+			t.Run(be.name+"/"+c.name, func(t *testing.T) {
+				b := be.new(t)
+				l := newLifecycle(t, b, NamespaceLifecycleOptions{NegativeCacheTTL: c.ttl})
+				joined := make(chan struct{}, n)
+				l.onLookupWait = func() { joined <- struct{}{} }
+				startLifecycle(t, l)
+				release := b.holdGets()
+				defer release()
+
+				errs := make([]error, n)
+				var wg sync.WaitGroup
+				for i := range n {
+					wg.Go(func() { errs[i] = l.Admit(context.Background(), createIn("missing")) })
+				}
+				for range n {
+					receive(t, joined, "creates to wait for the live GET")
+				}
+				release()
+				wg.Wait()
+
+				for _, err := range errs {
+					requireStatus(t, err, 404, metav1.StatusReasonNotFound, missingMessage)
+				}
+				assert.Equal(t, 1, b.gets(), "live GETs for %d concurrent creates", n)
+			})
+		}
+	}
+}
+
+func TestCancelledCallerDoesNotFailOthers(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.new(t)
+			l := newLifecycle(t, b, NamespaceLifecycleOptions{})
+			joined := make(chan struct{}, 2)
+			l.onLookupWait = func() { joined <- struct{}{} }
+			startLifecycle(t, l)
+			release := b.holdGets()
+			defer release()
+
+			firstCtx, cancelFirst := context.WithCancel(context.Background())
+			first := admitAsync(firstCtx, l, createIn("missing"))
+			receive(t, joined, "the first create to start the live GET")
+			second := admitAsync(context.Background(), l, createIn("missing"))
+			receive(t, joined, "the second create to join it")
+
+			cancelFirst()
+			err := receive(t, first, "the cancelled create to return")
+			requireStatus(t, err, 500, metav1.StatusReasonInternalError,
+				`Internal error occurred: looking up namespace "missing": context canceled`)
+
+			release()
+			requireStatus(t, receive(t, second, "the second create"), 404, metav1.StatusReasonNotFound, missingMessage)
+			assert.Equal(t, 1, b.gets(), "live GETs")
+		})
+	}
+}
+
+func TestNegativeCacheExpires(t *testing.T) {
+	tests := []struct {
+		name string
+		ttl  time.Duration // option value
+		want time.Duration // effective TTL
+	}{
+		{"default", 0, DefaultNegativeCacheTTL},
+		{"custom", 5 * time.Second, 5 * time.Second},
+	}
+	for _, be := range backends {
+		for _, tt := range tests {
+			t.Run(be.name+"/"+tt.name, func(t *testing.T) {
+				b := be.new(t)
+				clk := clocktesting.NewFakeClock(time.Unix(1_700_000_000, 0))
+				l := newLifecycle(t, b, NamespaceLifecycleOptions{NegativeCacheTTL: tt.ttl, Clock: clk})
+				startLifecycle(t, l)
+				admit := func(wantGets int) {
+					t.Helper()
+					requireStatus(t, l.Admit(context.Background(), createIn("missing")),
+						404, metav1.StatusReasonNotFound, missingMessage)
+					assert.Equal(t, wantGets, b.gets(), "live GETs at %v", clk.Now())
+				}
+
+				admit(1)
+				clk.Step(tt.want - time.Nanosecond)
+				admit(1) // still remembered
+				clk.Step(time.Nanosecond)
+				admit(2) // expired: asked again, and remembered again
+				admit(2)
+				clk.Step(tt.want)
+				admit(3)
+			})
+		}
+	}
+}
+
+func TestNegativeCacheDisabled(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.new(t)
+			l := newLifecycle(t, b, NamespaceLifecycleOptions{NegativeCacheTTL: -1})
+			startLifecycle(t, l)
+			for i := 1; i <= 3; i++ {
+				requireStatus(t, l.Admit(context.Background(), createIn("missing")),
+					404, metav1.StatusReasonNotFound, missingMessage)
+				require.Equal(t, i, b.gets(), "live GETs")
+			}
+		})
+	}
+}
+
+func TestNegativeCacheBounded(t *testing.T) {
+	b := newFakeClientsetBackend(t)
+	l := newLifecycle(t, b, NamespaceLifecycleOptions{NegativeCacheSize: 2})
+	startLifecycle(t, l)
+	for _, ns := range []string{"a", "b", "c", "a"} {
+		requireStatus(t, l.Admit(context.Background(), createIn(ns)),
+			404, metav1.StatusReasonNotFound, `namespaces "`+ns+`" not found`)
+	}
+	// "a" was evicted by "c", so it was asked for twice.
+	assert.Equal(t, 4, b.gets(), "live GETs")
+	assert.Equal(t, 2, l.negative.Len(), "remembered namespaces")
+}

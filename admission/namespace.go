@@ -1,0 +1,239 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+)
+
+// Defaults of NamespaceLifecycleOptions.
+const (
+	DefaultNegativeCacheTTL  = 2 * time.Second
+	DefaultNegativeCacheSize = 4096
+	DefaultLookupTimeout     = 10 * time.Second
+	DefaultReadyTimeout      = 10 * time.Second
+	DefaultRetryAfterSeconds = 1
+)
+
+// NamespaceLifecycleOptions configures NewNamespaceLifecycle. Only Client is
+// required; every other zero value selects the documented default.
+type NamespaceLifecycleOptions struct {
+	// Client reads namespaces from kube-apiserver: the live GET on an informer
+	// miss and, unless InformerFactory is set, the informer's list and watch.
+	// Required. It needs get, list and watch on namespaces.
+	Client kubernetes.Interface
+
+	// InformerFactory supplies the namespace informer, so that a server that
+	// already runs a shared informer factory watches namespaces once.
+	// Default: a factory of its own on Client, without resync.
+	InformerFactory informers.SharedInformerFactory
+
+	// NegativeCacheTTL is how long a "not found" answer of the live GET is
+	// remembered: creates into that namespace are refused without another GET
+	// until it expires or the informer sees the namespace. Default 2s; a
+	// negative value disables the cache.
+	NegativeCacheTTL time.Duration
+
+	// NegativeCacheSize bounds the number of namespaces remembered as not
+	// found; the least recently used is forgotten first. Default 4096.
+	NegativeCacheSize int
+
+	// LookupTimeout bounds the live GET, which runs on a context detached from
+	// the request that started it so that other requests waiting for the same
+	// namespace are not failed when that request ends. Each request still stops
+	// waiting when its own context ends. Default 10s.
+	LookupTimeout time.Duration
+
+	// ReadyTimeout is how long a request waits for the informer's first sync
+	// before it is answered 503; Kubernetes waits 10s. Default 10s; a negative
+	// value answers 503 at once.
+	ReadyTimeout time.Duration
+
+	// RetryAfterSeconds is the Retry-After of the 503 answered before the
+	// informer has synced. Default 1.
+	RetryAfterSeconds int32
+
+	// Clock measures the negative cache's expiry and ReadyTimeout.
+	// Default clock.RealClock{}.
+	Clock clock.Clock
+}
+
+// NamespaceLifecycle refuses creates of namespaced resources into namespaces
+// that do not exist (404) or are being terminated (403), like Kubernetes'
+// NamespaceLifecycle admission plugin. It is an Interface.
+//
+// Start or Run must be called to start the namespace informer (with a shared
+// InformerFactory, starting that factory is enough). Until the informer has
+// synced, requests wait up to ReadyTimeout and are then answered 503; HasSynced
+// reports readiness for /readyz.
+//
+// All methods are safe for concurrent use.
+type NamespaceLifecycle struct {
+	client     kubernetes.Interface
+	factory    informers.SharedInformerFactory
+	ownFactory bool
+	indexer    cache.Indexer
+	informer   cache.SharedIndexInformer
+	synced     <-chan struct{} // closed once the informer has synced
+
+	negTTL       time.Duration
+	negative     *lru.Cache[string, time.Time] // namespace -> expiry; nil when disabled
+	lookups      singleflight.Group
+	lookupTO     time.Duration
+	readyTO      time.Duration
+	retryAfter   int32
+	clock        clock.Clock
+	onLookupWait func() // test hook: a request joined a live lookup
+}
+
+// NewNamespaceLifecycle returns a NamespaceLifecycle configured by opts. It
+// registers the namespace informer with the factory but starts nothing.
+func NewNamespaceLifecycle(opts NamespaceLifecycleOptions) (*NamespaceLifecycle, error) {
+	if opts.Client == nil {
+		return nil, errors.New("admission: NamespaceLifecycleOptions.Client is required")
+	}
+	l := &NamespaceLifecycle{
+		client:     opts.Client,
+		factory:    opts.InformerFactory,
+		negTTL:     orDefault(opts.NegativeCacheTTL, DefaultNegativeCacheTTL),
+		lookupTO:   orDefault(opts.LookupTimeout, DefaultLookupTimeout),
+		readyTO:    orDefault(opts.ReadyTimeout, DefaultReadyTimeout),
+		retryAfter: orDefault(opts.RetryAfterSeconds, DefaultRetryAfterSeconds),
+		clock:      opts.Clock,
+	}
+	if l.clock == nil {
+		l.clock = clock.RealClock{}
+	}
+	if l.factory == nil {
+		l.factory = informers.NewSharedInformerFactory(opts.Client, 0)
+		l.ownFactory = true
+	}
+	if l.negTTL > 0 {
+		neg, err := lru.New[string, time.Time](orDefault(opts.NegativeCacheSize, DefaultNegativeCacheSize))
+		if err != nil {
+			return nil, errors.New("admission: NegativeCacheSize must not be negative")
+		}
+		l.negative = neg
+	}
+	l.informer = l.factory.Core().V1().Namespaces().Informer()
+	l.indexer = l.informer.GetIndexer()
+	l.synced = l.informer.HasSyncedChecker().Done()
+	return l, nil
+}
+
+// orDefault returns v, or def when v is zero.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Start starts the namespace informer, if it is not running yet, and returns
+// at once. The informer stops when ctx ends. Calling Start again, or after
+// the shared factory was started, does nothing more.
+func (l *NamespaceLifecycle) Start(ctx context.Context) {
+	l.factory.StartWithContext(ctx)
+}
+
+// Run starts the namespace informer like Start and blocks until ctx ends.
+// When the factory is its own (InformerFactory unset), Run also waits for the
+// informer's goroutines to stop before it returns.
+func (l *NamespaceLifecycle) Run(ctx context.Context) {
+	l.Start(ctx)
+	<-ctx.Done()
+	if l.ownFactory {
+		l.factory.Shutdown()
+	}
+}
+
+// HasSynced reports whether the namespace informer has completed its first
+// list, which is when NamespaceLifecycle is ready to admit requests.
+func (l *NamespaceLifecycle) HasSynced() bool {
+	select {
+	case <-l.synced:
+		return true
+	default:
+		return false
+	}
+}
+
+// Admit refuses a create of a namespaced resource when its namespace does not
+// exist (404 NotFound) or is being terminated (403 Forbidden with the
+// NamespaceTerminating cause), with kube-apiserver's messages. Every other
+// request is admitted: non-resource requests, cluster-scoped requests, every
+// verb other than create, any request on core namespaces themselves, and
+// creates of authorization.k8s.io localsubjectaccessreviews (answering those
+// would reveal whether a namespace exists). Before the informer has synced it
+// waits up to ReadyTimeout and then answers 503 with Retry-After; a failed
+// lookup is a 500.
+func (l *NamespaceLifecycle) Admit(ctx context.Context, a authorizer.Attributes) error {
+	if !checked(a) {
+		return nil
+	}
+	if err := l.waitForSync(ctx); err != nil {
+		return err
+	}
+	ns := a.GetNamespace()
+	obj, exists, err := l.indexer.GetByKey(ns)
+	if err != nil {
+		return errLookup(ns, err)
+	}
+	namespace, _ := obj.(*corev1.Namespace)
+	if !exists || namespace == nil {
+		if namespace, err = l.lookup(ctx, ns); err != nil {
+			return err
+		}
+	}
+	if namespace.Status.Phase == corev1.NamespaceTerminating {
+		return errNamespaceTerminating(a)
+	}
+	return nil
+}
+
+// checked reports whether Kubernetes' NamespaceLifecycle rules look at a:
+// only creates of namespaced resources other than namespaces themselves and
+// local access reviews.
+func checked(a authorizer.Attributes) bool {
+	if a.GetVerb() != "create" || !a.IsResourceRequest() || a.GetNamespace() == "" {
+		return false
+	}
+	group, resource := a.GetAPIGroup(), a.GetResource()
+	if group == "" && resource == "namespaces" {
+		return false
+	}
+	return group != "authorization.k8s.io" || resource != "localsubjectaccessreviews"
+}
+
+// waitForSync returns nil once the informer has synced, or the 503 when it
+// has not within ReadyTimeout or ctx ends first.
+func (l *NamespaceLifecycle) waitForSync(ctx context.Context) error {
+	if l.HasSynced() {
+		return nil
+	}
+	if l.readyTO < 0 {
+		return errNotReady(l.retryAfter)
+	}
+	t := l.clock.NewTimer(l.readyTO)
+	defer t.Stop()
+	select {
+	case <-l.synced:
+		return nil
+	case <-t.C():
+	case <-ctx.Done():
+	}
+	if l.HasSynced() {
+		return nil
+	}
+	return errNotReady(l.retryAfter)
+}
