@@ -107,7 +107,9 @@ func (a *ClientCert) authenticate(req *http.Request, spareGroups int) (*authenti
 	resp, info := newResponse()
 	info.Name = id.name
 	info.UID = id.uid
-	info.Groups = append(make([]string, 0, len(id.groups)+spareGroups), id.groups...)
+	if len(id.groups)+spareGroups > 0 { // Kubernetes' groups are the Organizations: nil when none
+		info.Groups = append(make([]string, 0, len(id.groups)+spareGroups), id.groups...)
+	}
 	info.Extra = map[string][]string{user.CredentialIDKey: {id.credID}}
 	return resp, true, nil
 }

@@ -2,7 +2,6 @@ package authn_test
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -85,4 +84,3 @@ func sameUser(t testing.TB, want, got user.Info) {
 	require.Equal(t, we, ge, "extra")
 }
 
-var _ = x509.Certificate{}
