@@ -1,0 +1,251 @@
+package authn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// The ConfigMap kube-apiserver publishes for extension servers, and its keys
+// (reference §1.4).
+const (
+	AuthenticationConfigMapNamespace = metav1.NamespaceSystem
+	AuthenticationConfigMapName      = "extension-apiserver-authentication"
+	AuthenticationReaderRole         = "extension-apiserver-authentication-reader"
+
+	KeyClientCA            = "client-ca-file"
+	KeyRequestHeaderCA     = "requestheader-client-ca-file"
+	KeyAllowedNames        = "requestheader-allowed-names"
+	KeyUsernameHeaders     = "requestheader-username-headers"
+	KeyUIDHeaders          = "requestheader-uid-headers"
+	KeyGroupHeaders        = "requestheader-group-headers"
+	KeyExtraHeaderPrefixes = "requestheader-extra-headers-prefix"
+)
+
+// ConfigMapSourceOptions configures a ConfigMapSource.
+type ConfigMapSourceOptions struct {
+	// Client reads the ConfigMap. Required. Its identity needs the Role
+	// kube-system/extension-apiserver-authentication-reader (get, list, watch).
+	Client kubernetes.Interface
+
+	// Namespace and Name of the ConfigMap. Default:
+	// kube-system/extension-apiserver-authentication.
+	Namespace, Name string
+
+	// Resync re-delivers the cached ConfigMap to the parser this often.
+	// Default: 1 minute, as Kubernetes re-reads it.
+	Resync time.Duration
+
+	// Logger receives why an update was not applied. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// ConfigMapSource keeps the client CA and the front-proxy configuration in step
+// with the cluster's extension-apiserver-authentication ConfigMap, through one
+// informer restricted to that object.
+//
+// Before the first successful load it provides nothing, so nobody is authenticated
+// (fail closed). After it, an update that cannot be used (ConfigMap deleted, key
+// missing, invalid JSON, unparsable CA) keeps the last good configuration and is
+// logged (fail static). The client CA and the front-proxy configuration are kept
+// separately: a broken client-ca-file does not stop a front-proxy CA rotation.
+type ConfigMapSource struct {
+	opts          ConfigMapSourceOptions
+	clientCA      DynamicCA
+	requestHeader DynamicRequestHeader
+	loaded        atomic.Bool
+
+	mu      sync.Mutex // serializes apply
+	stopped chan struct{}
+}
+
+// NewConfigMapSource returns a source; call Start to load and watch.
+func NewConfigMapSource(opts ConfigMapSourceOptions) (*ConfigMapSource, error) {
+	if opts.Client == nil {
+		return nil, errors.New("authn: ConfigMapSourceOptions.Client is required")
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = AuthenticationConfigMapNamespace
+	}
+	if opts.Name == "" {
+		opts.Name = AuthenticationConfigMapName
+	}
+	if opts.Resync <= 0 {
+		opts.Resync = time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &ConfigMapSource{opts: opts}, nil
+}
+
+// ClientCA provides the client-ca-file bundle (nil until loaded).
+func (s *ConfigMapSource) ClientCA() CAProvider { return &s.clientCA }
+
+// RequestHeader provides the front-proxy configuration (nil until loaded).
+func (s *ConfigMapSource) RequestHeader() RequestHeaderProvider { return &s.requestHeader }
+
+// Loaded reports whether a front-proxy configuration has been loaded: until then
+// no request is authenticated from headers. Report it in /readyz.
+func (s *ConfigMapSource) Loaded() bool { return s.loaded.Load() }
+
+// Start reads the ConfigMap once, then watches it until ctx is done. It returns an
+// error when the ConfigMap cannot be read: for lack of RBAC it names the
+// RoleBinding to create. A ConfigMap that does not exist yet is not an error:
+// nothing is loaded until it appears. Done is closed when the watch has stopped.
+func (s *ConfigMapSource) Start(ctx context.Context) error {
+	cm, err := s.opts.Client.CoreV1().ConfigMaps(s.opts.Namespace).Get(ctx, s.opts.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		s.opts.Logger.Warn("authentication ConfigMap not found yet; nobody is authenticated until it appears",
+			"namespace", s.opts.Namespace, "name", s.opts.Name)
+	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+		return fmt.Errorf("authn: cannot read ConfigMap %s/%s: %w; grant it with: kubectl create rolebinding -n %s <name> --role=%s --serviceaccount=<namespace>:<serviceaccount> (or --user=<user>)",
+			s.opts.Namespace, s.opts.Name, err, s.opts.Namespace, AuthenticationReaderRole)
+	case err != nil:
+		return fmt.Errorf("authn: cannot read ConfigMap %s/%s: %w", s.opts.Namespace, s.opts.Name, err)
+	default:
+		s.apply(cm)
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(s.opts.Client, s.opts.Resync,
+		informers.WithNamespace(s.opts.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", s.opts.Name).String()
+		}))
+	inf := factory.Core().V1().ConfigMaps().Informer()
+	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.applyObject(obj) },
+		UpdateFunc: func(_, obj any) { s.applyObject(obj) },
+		DeleteFunc: func(any) {
+			s.opts.Logger.Warn("authentication ConfigMap deleted; keeping the last good configuration",
+				"namespace", s.opts.Namespace, "name", s.opts.Name)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("authn: watching ConfigMap: %w", err)
+	}
+	s.stopped = make(chan struct{})
+	go func() {
+		defer close(s.stopped)
+		inf.Run(ctx.Done())
+	}()
+	return nil
+}
+
+// Done returns a channel closed once the watch started by Start has stopped.
+func (s *ConfigMapSource) Done() <-chan struct{} { return s.stopped }
+
+func (s *ConfigMapSource) applyObject(obj any) {
+	if cm, ok := obj.(*corev1.ConfigMap); ok {
+		s.apply(cm)
+	}
+}
+
+// apply parses cm and puts in force what is valid, keeping the last good value of
+// each part that is not.
+func (s *ConfigMapSource) apply(cm *corev1.ConfigMap) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	log := s.opts.Logger.With("namespace", cm.Namespace, "name", cm.Name, "resourceVersion", cm.ResourceVersion)
+
+	if ca, err := s.parseCA(cm.Data[KeyClientCA], s.clientCA.CABundle()); err != nil {
+		if s.clientCA.CABundle() == nil && cm.Data[KeyClientCA] == "" {
+			log.Debug("no client CA in the ConfigMap; client certificates are not accepted", "key", KeyClientCA)
+		} else {
+			log.Warn("keeping the last good client CA", "key", KeyClientCA, "err", err)
+		}
+	} else if s.clientCA.Set(ca) {
+		log.Info("client CA loaded", "certificates", len(ca.Certificates()))
+	}
+
+	rh, err := s.parseRequestHeader(cm.Data)
+	if err != nil {
+		log.Warn("keeping the last good front-proxy configuration", "err", err)
+		return
+	}
+	if sameRequestHeader(rh, s.requestHeader.RequestHeaderConfig()) {
+		return
+	}
+	if err := s.requestHeader.Set(rh); err != nil {
+		log.Warn("keeping the last good front-proxy configuration", "err", err)
+		return
+	}
+	s.loaded.Store(true)
+	log.Info("front-proxy configuration loaded", "allowedNames", rh.AllowedNames, "certificates", len(rh.CA.Certificates()))
+	if ca := s.clientCA.CABundle(); ca != nil && len(rh.AllowedNames) == 0 && SharesCertificate(ca, rh.CA) {
+		log.Error("the front-proxy CA shares a certificate with the client CA and no allowed names are set; front-proxy authentication is refused until this is fixed")
+	}
+}
+
+// parseCA parses a PEM bundle, reusing current when the bytes are the same so that
+// cached verifications stay valid.
+func (s *ConfigMapSource) parseCA(data string, current *CABundle) (*CABundle, error) {
+	if data == "" {
+		return nil, errors.New("missing content for CA bundle")
+	}
+	if current != nil && string(current.PEM()) == data {
+		return current, nil
+	}
+	return NewCABundle([]byte(data))
+}
+
+func (s *ConfigMapSource) parseRequestHeader(data map[string]string) (*RequestHeaderConfig, error) {
+	var current *CABundle
+	if c := s.requestHeader.RequestHeaderConfig(); c != nil {
+		current = c.CA
+	}
+	ca, err := s.parseCA(data[KeyRequestHeaderCA], current)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", KeyRequestHeaderCA, err)
+	}
+	cfg := &RequestHeaderConfig{CA: ca}
+	for _, f := range []struct {
+		key string
+		dst *[]string
+	}{
+		{KeyAllowedNames, &cfg.AllowedNames}, {KeyUsernameHeaders, &cfg.UsernameHeaders},
+		{KeyUIDHeaders, &cfg.UIDHeaders}, {KeyGroupHeaders, &cfg.GroupHeaders},
+		{KeyExtraHeaderPrefixes, &cfg.ExtraHeaderPrefixes},
+	} {
+		if *f.dst, err = deserializeStrings(data[f.key]); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.key, err)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// deserializeStrings is Kubernetes': an empty value is no list, anything else a
+// JSON array of strings.
+func deserializeStrings(in string) ([]string, error) {
+	if in == "" {
+		return nil, nil
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(in), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func sameRequestHeader(a, b *RequestHeaderConfig) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.CA == b.CA && slices.Equal(a.AllowedNames, b.AllowedNames) &&
+		slices.Equal(a.UsernameHeaders, b.UsernameHeaders) && slices.Equal(a.UIDHeaders, b.UIDHeaders) &&
+		slices.Equal(a.GroupHeaders, b.GroupHeaders) && slices.Equal(a.ExtraHeaderPrefixes, b.ExtraHeaderPrefixes)
+}
