@@ -101,7 +101,6 @@ func TestFailedVerificationIsRetriedWhenCertificateBecomesValid(t *testing.T) {
 	require.True(t, ok)
 }
 
-
 // A different set of presented intermediates for the same leaf is verified anew.
 func TestVerificationKeyIncludesIntermediates(t *testing.T) {
 	ca := testpki.NewCA("ca", testpki.ECDSA)

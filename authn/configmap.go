@@ -90,7 +90,7 @@ func NewConfigMapSource(opts ConfigMapSourceOptions) (*ConfigMapSource, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &ConfigMapSource{opts: opts}, nil
+	return &ConfigMapSource{opts: opts, stopped: make(chan struct{})}, nil
 }
 
 // ClientCA provides the client-ca-file bundle (nil until loaded).
@@ -103,11 +103,20 @@ func (s *ConfigMapSource) RequestHeader() RequestHeaderProvider { return &s.requ
 // no request is authenticated from headers. Report it in /readyz.
 func (s *ConfigMapSource) Loaded() bool { return s.loaded.Load() }
 
-// Start reads the ConfigMap once, then watches it until ctx is done. It returns an
-// error when the ConfigMap cannot be read: for lack of RBAC it names the
-// RoleBinding to create. A ConfigMap that does not exist yet is not an error:
-// nothing is loaded until it appears. Done is closed when the watch has stopped.
+// Start loads the ConfigMap (Load), then watches it until ctx is done (Watch).
+// When Load fails, nothing is watched and its error is returned.
 func (s *ConfigMapSource) Start(ctx context.Context) error {
+	if err := s.Load(ctx); err != nil {
+		return err
+	}
+	return s.Watch(ctx)
+}
+
+// Load reads the ConfigMap once and applies it. It returns an error when the
+// ConfigMap cannot be read: for lack of RBAC the error names the RoleBinding to
+// create. A ConfigMap that does not exist yet is not an error: nothing is loaded
+// until it appears.
+func (s *ConfigMapSource) Load(ctx context.Context) error {
 	cm, err := s.opts.Client.CoreV1().ConfigMaps(s.opts.Namespace).Get(ctx, s.opts.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -121,13 +130,19 @@ func (s *ConfigMapSource) Start(ctx context.Context) error {
 	default:
 		s.apply(cm)
 	}
+	return nil
+}
+
+// Watch follows the ConfigMap with one informer restricted to it until ctx is
+// done; Done is closed then. Call it once.
+func (s *ConfigMapSource) Watch(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(s.opts.Client, s.opts.Resync,
 		informers.WithNamespace(s.opts.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", s.opts.Name).String()
 		}))
 	inf := factory.Core().V1().ConfigMaps().Informer()
-	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.applyObject(obj) },
 		UpdateFunc: func(_, obj any) { s.applyObject(obj) },
 		DeleteFunc: func(any) {
@@ -138,7 +153,6 @@ func (s *ConfigMapSource) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("authn: watching ConfigMap: %w", err)
 	}
-	s.stopped = make(chan struct{})
 	go func() {
 		defer close(s.stopped)
 		inf.Run(ctx.Done())
@@ -146,7 +160,7 @@ func (s *ConfigMapSource) Start(ctx context.Context) error {
 	return nil
 }
 
-// Done returns a channel closed once the watch started by Start has stopped.
+// Done returns a channel closed once the watch started by Watch has stopped.
 func (s *ConfigMapSource) Done() <-chan struct{} { return s.stopped }
 
 func (s *ConfigMapSource) applyObject(obj any) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"k8s.io/apiserver/pkg/apis/apiserver"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/anonymous"
@@ -19,7 +20,6 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	k8sx509 "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/apiserver/pkg/apis/apiserver"
 
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/internal/testpki"

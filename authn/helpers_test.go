@@ -83,4 +83,3 @@ func sameUser(t testing.TB, want, got user.Info) {
 	}
 	require.Equal(t, we, ge, "extra")
 }
-

@@ -97,4 +97,3 @@ func TestRoundTripThroughAggregatorHeaders(t *testing.T) {
 		require.Equal(t, want, &got, "#%d", i)
 	}
 }
-
