@@ -68,7 +68,8 @@ func TestFrontProxy(t *testing.T) {
 			want: info("bob", "", []string{}, map[string][]string{
 				"authentication.kubernetes.io/credential-id": {"X509SHA256=ab"},
 				"a/b": {"1"}, "bad%zz": {"2"}, "pct%": {"3"}, "keepA": {"4"}, "empty": {""}})},
-		{name: "header names in other case (non-canonical map keys)", req: newRequest(chain(p.proxy), "x-remote-extra-scopes", "s1", "X-REMOTE-EXTRA-SCOPES", "s2")},// Header.Get canonicalizes: lower-case map keys are not found for the username.
+		// Header.Get canonicalizes: lower-case map keys are not found for the username.
+		{name: "header names in other case (non-canonical map keys)", req: newRequest(chain(p.proxy), "x-remote-extra-scopes", "s1", "X-REMOTE-EXTRA-SCOPES", "s2")},
 
 		{name: "header names with canonical keys", req: newRequest(chain(p.proxy), http.CanonicalHeaderKey("x-remote-user"), "bob", "x-remote-extra-scopes", "s1"),
 			want: info("bob", "", []string{}, map[string][]string{"scopes": {"s1"}})},
