@@ -178,13 +178,13 @@ func (l *NamespaceLifecycle) HasSynced() bool {
 // waits up to ReadyTimeout and then answers 503 with Retry-After; a failed
 // lookup is a 500.
 func (l *NamespaceLifecycle) Admit(ctx context.Context, a authorizer.Attributes) error {
-	if !checked(a) {
+	ns, ok := checkedNamespace(a)
+	if !ok {
 		return nil
 	}
 	if err := l.waitForSync(ctx); err != nil {
 		return err
 	}
-	ns := a.GetNamespace()
 	obj, exists, err := l.indexer.GetByKey(ns)
 	if err != nil {
 		return errLookup(ns, err)
@@ -201,18 +201,29 @@ func (l *NamespaceLifecycle) Admit(ctx context.Context, a authorizer.Attributes)
 	return nil
 }
 
-// checked reports whether Kubernetes' NamespaceLifecycle rules look at a:
-// only creates of namespaced resources other than namespaces themselves and
-// local access reviews.
-func checked(a authorizer.Attributes) bool {
-	if a.GetVerb() != "create" || !a.IsResourceRequest() || a.GetNamespace() == "" {
-		return false
+// checkedNamespace returns the namespace of a and whether Kubernetes'
+// NamespaceLifecycle rules look at a: only creates of namespaced resources
+// other than namespaces themselves and local access reviews.
+func checkedNamespace(a authorizer.Attributes) (string, bool) {
+	var verb, ns, group, resource string
+	var resourceRequest bool
+	if r, ok := a.(*authorizer.AttributesRecord); ok {
+		// AttributesRecord's methods have value receivers: calling them
+		// through the interface copies the whole record each time.
+		verb, ns, group, resource, resourceRequest = r.Verb, r.Namespace, r.APIGroup, r.Resource, r.ResourceRequest
+	} else {
+		verb, ns, group, resource, resourceRequest = a.GetVerb(), a.GetNamespace(), a.GetAPIGroup(), a.GetResource(), a.IsResourceRequest()
 	}
-	group, resource := a.GetAPIGroup(), a.GetResource()
+	if verb != "create" || !resourceRequest || ns == "" {
+		return "", false
+	}
 	if group == "" && resource == "namespaces" {
-		return false
+		return "", false
 	}
-	return group != "authorization.k8s.io" || resource != "localsubjectaccessreviews"
+	if group == "authorization.k8s.io" && resource == "localsubjectaccessreviews" {
+		return "", false
+	}
+	return ns, true
 }
 
 // waitForSync returns nil once the informer has synced, or the 503 when it

@@ -200,3 +200,41 @@ func TestNewNamespaceLifecycleErrors(t *testing.T) {
 		})
 	}
 }
+
+// otherAttributes is an authorizer.Attributes that is not an AttributesRecord.
+type otherAttributes struct{ authorizer.Attributes }
+
+func TestCheckedNamespace(t *testing.T) {
+	record := func(verb, ns, group, resource string, resourceRequest bool) *authorizer.AttributesRecord {
+		return &authorizer.AttributesRecord{Verb: verb, Namespace: ns, APIGroup: group, Resource: resource,
+			ResourceRequest: resourceRequest}
+	}
+	tests := []struct {
+		name   string
+		attrs  *authorizer.AttributesRecord
+		wantNS string
+		want   bool
+	}{
+		{"namespaced create", record("create", "ns1", "example.com", "widgets", true), "ns1", true},
+		{"core namespaced create", record("create", "ns1", "", "pods", true), "ns1", true},
+		{"authorization group, other resource", record("create", "ns1", "authorization.k8s.io", "widgets", true), "ns1", true},
+		{"update", record("update", "ns1", "example.com", "widgets", true), "", false},
+		{"cluster-scoped", record("create", "", "example.com", "widgets", true), "", false},
+		{"non-resource", record("create", "ns1", "", "", false), "", false},
+		{"core namespaces", record("create", "ns1", "", "namespaces", true), "", false},
+		{"namespaces of another group", record("create", "ns1", "example.com", "namespaces", true), "ns1", true},
+		{"localsubjectaccessreviews", record("create", "ns1", "authorization.k8s.io", "localsubjectaccessreviews", true), "", false},
+	}
+	for _, tt := range tests {
+		for _, form := range []struct {
+			name  string
+			attrs authorizer.Attributes
+		}{{"record", tt.attrs}, {"interface", otherAttributes{tt.attrs}}} {
+			t.Run(tt.name+"/"+form.name, func(t *testing.T) {
+				ns, ok := checkedNamespace(form.attrs)
+				assert.Equal(t, tt.want, ok, "checked")
+				assert.Equal(t, tt.wantNS, ns, "namespace")
+			})
+		}
+	}
+}
