@@ -146,3 +146,18 @@ func TestNegativeCacheBounded(t *testing.T) {
 	assert.Equal(t, 4, b.gets(), "live GETs")
 	assert.Equal(t, 2, l.negative.Len(), "remembered namespaces")
 }
+
+func TestLookupTimeout(t *testing.T) {
+	// The fake clientset ignores contexts; only a real HTTP GET can time out.
+	b := newHTTPBackend(t)
+	l := newLifecycle(t, b, NamespaceLifecycleOptions{LookupTimeout: time.Millisecond})
+	startLifecycle(t, l)
+	release := b.holdGets() // held until the end: only the timeout can end the GET
+	defer release()
+
+	err := l.Admit(context.Background(), createIn("missing"))
+	st := requireStatus(t, err, 500, metav1.StatusReasonInternalError, err.Error())
+	assert.Contains(t, st.Message, `looking up namespace "missing"`)
+	assert.Contains(t, st.Message, "context deadline exceeded")
+	assert.False(t, l.knownMissing("missing"), "a timeout is not remembered as not found")
+}

@@ -50,7 +50,8 @@ type NamespaceLifecycleOptions struct {
 	// LookupTimeout bounds the live GET, which runs on a context detached from
 	// the request that started it so that other requests waiting for the same
 	// namespace are not failed when that request ends. Each request still stops
-	// waiting when its own context ends. Default 10s.
+	// waiting when its own context ends. Default 10s (also for a negative
+	// value).
 	LookupTimeout time.Duration
 
 	// ReadyTimeout is how long a request waits for the informer's first sync
@@ -59,7 +60,7 @@ type NamespaceLifecycleOptions struct {
 	ReadyTimeout time.Duration
 
 	// RetryAfterSeconds is the Retry-After of the 503 answered before the
-	// informer has synced. Default 1.
+	// informer has synced. Default 1; a negative value sends no Retry-After.
 	RetryAfterSeconds int32
 
 	// Clock measures the negative cache's expiry and ReadyTimeout.
@@ -101,11 +102,14 @@ func NewNamespaceLifecycle(opts NamespaceLifecycleOptions) (*NamespaceLifecycle,
 	if opts.Client == nil {
 		return nil, errors.New("admission: NamespaceLifecycleOptions.Client is required")
 	}
+	if opts.NegativeCacheSize < 0 {
+		return nil, errors.New("admission: NegativeCacheSize must not be negative")
+	}
 	l := &NamespaceLifecycle{
 		client:     opts.Client,
 		factory:    opts.InformerFactory,
 		negTTL:     orDefault(opts.NegativeCacheTTL, DefaultNegativeCacheTTL),
-		lookupTO:   orDefault(opts.LookupTimeout, DefaultLookupTimeout),
+		lookupTO:   orDefault(max(opts.LookupTimeout, 0), DefaultLookupTimeout),
 		readyTO:    orDefault(opts.ReadyTimeout, DefaultReadyTimeout),
 		retryAfter: orDefault(opts.RetryAfterSeconds, DefaultRetryAfterSeconds),
 		clock:      opts.Clock,
@@ -118,11 +122,7 @@ func NewNamespaceLifecycle(opts NamespaceLifecycleOptions) (*NamespaceLifecycle,
 		l.ownFactory = true
 	}
 	if l.negTTL > 0 {
-		neg, err := lru.New[string, time.Time](orDefault(opts.NegativeCacheSize, DefaultNegativeCacheSize))
-		if err != nil {
-			return nil, errors.New("admission: NegativeCacheSize must not be negative")
-		}
-		l.negative = neg
+		l.negative, _ = lru.New[string, time.Time](orDefault(opts.NegativeCacheSize, DefaultNegativeCacheSize))
 	}
 	l.informer = l.factory.Core().V1().Namespaces().Informer()
 	l.indexer = l.informer.GetIndexer()
@@ -177,6 +177,12 @@ func (l *NamespaceLifecycle) HasSynced() bool {
 // would reveal whether a namespace exists). Before the informer has synced it
 // waits up to ReadyTimeout and then answers 503 with Retry-After; a failed
 // lookup is a 500.
+//
+// "Create" is the verb of the attributes, as RequestInfo derives it from a
+// POST. kube-apiserver also checks an update or apply that creates the object,
+// and does not check a POST to a connect subresource (exec, attach, proxy):
+// a handler that creates on PUT or PATCH can call Admit itself with verb
+// "create" once it knows the object is new.
 func (l *NamespaceLifecycle) Admit(ctx context.Context, a authorizer.Attributes) error {
 	ns, ok := checkedNamespace(a)
 	if !ok {
