@@ -1,0 +1,153 @@
+package authz
+
+import (
+	"net/http"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/endpoints/request"
+)
+
+var _ authorizer.Attributes = (*Attributes)(nil)
+
+// Attributes is the authorizer.Attributes of one request: what kube-apiserver's
+// GetAuthorizerAttributes builds from the user and the RequestInfo, with the
+// field and label selectors parsed lazily (once, on first use, safely from
+// several goroutines) instead of on every request. The cache key of the
+// Authorizer is computed from the raw selectors, so a cache hit never parses
+// them.
+//
+// Build one with NewAttributes or AttributesFromRequestInfo, or embed it in a
+// larger per-request allocation and call Init. An Attributes must not be copied
+// after first use.
+type Attributes struct {
+	// User is the user the request is authorized for. It may be set after Init,
+	// before the Attributes are used.
+	User user.Info
+
+	info  request.RequestInfo
+	parts [inlineParts]string
+
+	fieldOnce sync.Once
+	fieldReqs fields.Requirements
+	fieldErr  error
+	labelOnce sync.Once
+	labelReqs labels.Requirements
+	labelErr  error
+}
+
+// NewAttributes resolves req with NewRequestInfo and returns its attributes for
+// user u, in one allocation. On error, the Attributes hold the RequestInfo as far
+// as it was resolved.
+func NewAttributes(req *http.Request, u user.Info) (*Attributes, error) {
+	a := new(Attributes)
+	err := a.Init(req, u)
+	return a, err
+}
+
+// Init resolves req into a, which must be a zero Attributes, for user u.
+func (a *Attributes) Init(req *http.Request, u user.Info) error {
+	a.User = u
+	return resolveRequestInfo(&a.info, &a.parts, req)
+}
+
+// AttributesFromRequestInfo returns the attributes of an already resolved
+// request for user u, as kube-apiserver's GetAuthorizerAttributes does. info is
+// copied; its Parts are shared.
+func AttributesFromRequestInfo(u user.Info, info *request.RequestInfo) *Attributes {
+	a := new(Attributes)
+	a.InitFromRequestInfo(u, info)
+	return a
+}
+
+// InitFromRequestInfo sets a, which must be a zero Attributes, to the
+// attributes of info for user u. info is copied; its Parts are shared.
+func (a *Attributes) InitFromRequestInfo(u user.Info, info *request.RequestInfo) {
+	a.User = u
+	a.info = *info
+}
+
+// RequestInfo returns the resolved RequestInfo. Callers must not modify it.
+func (a *Attributes) RequestInfo() *request.RequestInfo { return &a.info }
+
+// GetUser returns the User field.
+func (a *Attributes) GetUser() user.Info { return a.User }
+
+// GetVerb returns the Kubernetes verb (get, list, watch, create, ...) of a
+// resource request, or the lower-case HTTP method of a non-resource request.
+func (a *Attributes) GetVerb() string { return a.info.Verb }
+
+// IsReadOnly reports whether the verb is get, list or watch.
+func (a *Attributes) IsReadOnly() bool {
+	v := a.info.Verb
+	return v == "get" || v == "list" || v == "watch"
+}
+
+// GetNamespace returns the namespace of a resource request.
+func (a *Attributes) GetNamespace() string { return a.info.Namespace }
+
+// GetResource returns the resource of a resource request, such as "pods".
+func (a *Attributes) GetResource() string { return a.info.Resource }
+
+// GetSubresource returns the subresource of a resource request, such as "status".
+func (a *Attributes) GetSubresource() string { return a.info.Subresource }
+
+// GetName returns the object name of a resource request, if the request names one.
+func (a *Attributes) GetName() string { return a.info.Name }
+
+// GetAPIGroup returns the API group of a resource request ("" for the core group).
+func (a *Attributes) GetAPIGroup() string { return a.info.APIGroup }
+
+// GetAPIVersion returns the API version of a resource request.
+func (a *Attributes) GetAPIVersion() string { return a.info.APIVersion }
+
+// IsResourceRequest reports whether the request is for an API resource.
+func (a *Attributes) IsResourceRequest() bool { return a.info.IsResourceRequest }
+
+// GetPath returns the URL path of the request.
+func (a *Attributes) GetPath() string { return a.info.Path }
+
+// GetFieldSelector returns the parsed field selector of a list, watch or
+// deletecollection request: nil when there is none or it has no requirements,
+// and nil with the parse error when it does not parse.
+func (a *Attributes) GetFieldSelector() (fields.Requirements, error) {
+	if a.info.FieldSelector == "" {
+		return nil, nil
+	}
+	a.fieldOnce.Do(func() {
+		sel, err := fields.ParseSelector(a.info.FieldSelector)
+		if err != nil {
+			a.fieldErr = err
+		} else if reqs := sel.Requirements(); len(reqs) > 0 {
+			a.fieldReqs = reqs
+		}
+	})
+	return a.fieldReqs, a.fieldErr
+}
+
+// GetLabelSelector returns the parsed label selector of a list, watch or
+// deletecollection request: nil when there is none or it has no requirements,
+// and nil with the parse error when it does not parse.
+func (a *Attributes) GetLabelSelector() (labels.Requirements, error) {
+	if a.info.LabelSelector == "" {
+		return nil, nil
+	}
+	a.labelOnce.Do(func() {
+		sel, err := labels.Parse(a.info.LabelSelector)
+		if err != nil {
+			a.labelErr = err
+		} else if reqs, _ := sel.Requirements(); len(reqs) > 0 {
+			a.labelReqs = reqs
+		}
+	})
+	return a.labelReqs, a.labelErr
+}
+
+// rawSelectors returns the unparsed selectors; the SAR built from these
+// attributes is a function of them, so the cache key can use them directly.
+func (a *Attributes) rawSelectors() (field, label string) {
+	return a.info.FieldSelector, a.info.LabelSelector
+}

@@ -1,0 +1,363 @@
+package authz_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/aggauth/aggauth/authz"
+)
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func newTestAuthorizer(t testing.TB, srv *sarServer, opts authz.Options) *authz.Authorizer {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	a, err := authz.New(srv.client(t), opts)
+	require.NoError(t, err)
+	return a
+}
+
+// podAttrs are the attributes of "get pods/<name> in <ns>" by alice.
+func podAttrs(ns, name string) authorizer.AttributesRecord {
+	return authorizer.AttributesRecord{
+		User:      &user.DefaultInfo{Name: "alice", UID: "u1", Groups: []string{"dev", "system:authenticated"}},
+		Verb:      "get",
+		Namespace: ns, APIVersion: "v1", Resource: "pods", Name: name,
+		ResourceRequest: true,
+		Path:            "/api/v1/namespaces/" + ns + "/pods/" + name,
+	}
+}
+
+// metricValue gathers the authorizer's collectors through a registry and
+// returns the value of the counter (or sample count of the histogram) name.
+func metricValue(t testing.TB, a *authz.Authorizer, name string) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(a.Collectors()...)
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		m := f.GetMetric()[0]
+		if h := m.GetHistogram(); h != nil {
+			return float64(h.GetSampleCount())
+		}
+		return m.GetCounter().GetValue()
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
+func TestAuthorizeDecisions(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     authorizationv1.SubjectAccessReviewStatus
+		want       authorizer.Decision
+		wantReason string
+		wantErr    bool
+	}{
+		{name: "allowed", status: authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: "rbac"}, want: authorizer.DecisionAllow, wantReason: "rbac"},
+		{name: "denied", status: authorizationv1.SubjectAccessReviewStatus{Denied: true, Reason: "no"}, want: authorizer.DecisionDeny, wantReason: "no"},
+		{name: "no opinion", status: authorizationv1.SubjectAccessReviewStatus{Reason: "nobody"}, want: authorizer.DecisionNoOpinion, wantReason: "nobody"},
+		{name: "allowed and denied", status: authorizationv1.SubjectAccessReviewStatus{Allowed: true, Denied: true}, want: authorizer.DecisionDeny, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newSARServer(t, func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+				return tt.status, nil
+			})
+			a := newTestAuthorizer(t, srv, authz.Options{})
+			for i := 0; i < 2; i++ { // the second answer comes from the cache
+				d, reason, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+				assert.Equal(t, tt.want, d)
+				assert.Equal(t, tt.wantReason, reason)
+				assert.Equal(t, tt.wantErr, err != nil, "err = %v", err)
+			}
+			assert.Equal(t, int64(1), srv.count.Load())
+		})
+	}
+}
+
+func TestCacheHit(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	a := newTestAuthorizer(t, srv, authz.Options{})
+	for i := 0; i < 5; i++ {
+		d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+		require.NoError(t, err)
+		require.Equal(t, authorizer.DecisionAllow, d)
+	}
+	assert.Equal(t, int64(1), srv.count.Load())
+	assert.Equal(t, uint64(1), a.SARsSent())
+	assert.Equal(t, 4.0, metricValue(t, a, "aggauth_authz_cache_hits_total"))
+	assert.Equal(t, 1.0, metricValue(t, a, "aggauth_authz_cache_misses_total"))
+	assert.Equal(t, 1.0, metricValue(t, a, "aggauth_authz_sar_duration_seconds"))
+}
+
+// TestCacheExpiry checks that allows and denials expire after their own TTLs,
+// on an injected clock.
+func TestCacheExpiry(t *testing.T) {
+	srv := newSARServer(t, func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+		if spec.ResourceAttributes.Name == "allowed" {
+			return authorizationv1.SubjectAccessReviewStatus{Allowed: true}, nil
+		}
+		return authorizationv1.SubjectAccessReviewStatus{Reason: "no opinion"}, nil
+	})
+	clk := testingclock.NewFakeClock(epoch)
+	a := newTestAuthorizer(t, srv, authz.Options{AllowTTL: 10 * time.Second, DenyTTL: 2 * time.Second, Clock: clk})
+	sarsAfter := func(name string) int64 {
+		_, _, err := a.Authorize(context.Background(), podAttrs("ns", name))
+		require.NoError(t, err)
+		return srv.count.Load()
+	}
+	require.Equal(t, int64(1), sarsAfter("allowed"))
+	require.Equal(t, int64(2), sarsAfter("denied"))
+
+	clk.Step(1999 * time.Millisecond) // both still fresh
+	require.Equal(t, int64(2), sarsAfter("allowed"))
+	require.Equal(t, int64(2), sarsAfter("denied"))
+
+	clk.Step(time.Millisecond) // the no-opinion expires at the deny TTL, the allow does not
+	require.Equal(t, int64(3), sarsAfter("denied"))
+	require.Equal(t, int64(3), sarsAfter("allowed"))
+
+	clk.Step(8 * time.Second) // the allow expires at 10 s
+	require.Equal(t, int64(4), sarsAfter("allowed"))
+}
+
+func TestNegativeTTLDisablesCaching(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	a := newTestAuthorizer(t, srv, authz.Options{AllowTTL: -1})
+	for i := 0; i < 3; i++ {
+		_, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(3), srv.count.Load())
+}
+
+func TestErrorsAreNotCached(t *testing.T) {
+	srv := newSARServer(t, func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+		return authorizationv1.SubjectAccessReviewStatus{}, statusError(http.StatusForbidden, false)
+	})
+	a := newTestAuthorizer(t, srv, authz.Options{})
+	for i := 1; i <= 2; i++ {
+		d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+		require.Error(t, err)
+		require.Equal(t, authorizer.DecisionNoOpinion, d)
+		require.Equal(t, int64(i), srv.count.Load())
+	}
+	assert.Equal(t, 2.0, metricValue(t, a, "aggauth_authz_sar_errors_total"))
+
+	srv.setAnswer(allowAll)
+	d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+	require.NoError(t, err)
+	assert.Equal(t, authorizer.DecisionAllow, d)
+}
+
+// TestConcurrentIdenticalMissesShareOneSAR sends 1,000 identical requests at
+// once against an empty cache: kube-apiserver must see exactly one review.
+func TestConcurrentIdenticalMissesShareOneSAR(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	release := srv.hold()
+	a := newTestAuthorizer(t, srv, authz.Options{})
+
+	const n = 1000
+	var wg sync.WaitGroup
+	decisions := make([]authorizer.Decision, n)
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			decisions[i], _, errs[i] = a.Authorize(context.Background(), podAttrs("ns", "p"))
+		}()
+	}
+	// Hold the single review until every request has missed the cache.
+	require.Eventually(t, func() bool { return metricValue(t, a, "aggauth_authz_cache_misses_total") == n },
+		30*time.Second, time.Millisecond)
+	release()
+	wg.Wait()
+
+	for i := 0; i < n; i++ {
+		require.NoError(t, errs[i])
+		require.Equal(t, authorizer.DecisionAllow, decisions[i])
+	}
+	assert.Equal(t, int64(1), srv.count.Load())
+	assert.Equal(t, uint64(1), a.SARsSent())
+}
+
+func TestDistinctRequestsSendDistinctSARs(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	release := srv.hold()
+	a := newTestAuthorizer(t, srv, authz.Options{})
+	const n = 50
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, _, err := a.Authorize(context.Background(), podAttrs("ns", fmt.Sprintf("pod-%d", i)))
+			assert.NoError(t, err)
+			assert.Equal(t, authorizer.DecisionAllow, d)
+		}()
+	}
+	require.Eventually(t, func() bool { return srv.count.Load() == n }, 30*time.Second, time.Millisecond)
+	release()
+	wg.Wait()
+	names := map[string]bool{}
+	for _, spec := range srv.received() {
+		names[spec.ResourceAttributes.Name] = true
+	}
+	assert.Len(t, names, n)
+	assert.Equal(t, 0.0, metricValue(t, a, "aggauth_authz_coalesced_waits_total"))
+}
+
+// TestCancelledRequestDoesNotFailOthers cancels one of two requests waiting for
+// the same review: it returns at once, and the other still gets the answer.
+func TestCancelledRequestDoesNotFailOthers(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	release := srv.hold()
+	a := newTestAuthorizer(t, srv, authz.Options{})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancelled := make(chan error, 1)
+	go func() {
+		_, _, err := a.Authorize(ctx, podAttrs("ns", "p"))
+		cancelled <- err
+	}()
+	require.Eventually(t, func() bool { return srv.count.Load() == 1 }, 10*time.Second, time.Millisecond)
+
+	other := make(chan authorizer.Decision, 1)
+	go func() {
+		d, _, _ := a.Authorize(context.Background(), podAttrs("ns", "p"))
+		other <- d
+	}()
+	require.Eventually(t, func() bool { return metricValue(t, a, "aggauth_authz_cache_misses_total") == 2 },
+		10*time.Second, time.Millisecond)
+
+	cancel()
+	err := <-cancelled // returns while the review is still held
+	require.ErrorIs(t, err, context.Canceled)
+
+	release()
+	assert.Equal(t, authorizer.DecisionAllow, <-other)
+	assert.Equal(t, int64(1), srv.count.Load())
+	assert.Equal(t, 1.0, metricValue(t, a, "aggauth_authz_coalesced_waits_total"))
+}
+
+func TestAlwaysAllow(t *testing.T) {
+	nonResource := func(path string, groups ...string) authorizer.AttributesRecord {
+		return authorizer.AttributesRecord{User: &user.DefaultInfo{Name: "bob", Groups: groups}, Verb: "get", Path: path}
+	}
+	resource := podAttrs("ns", "p")
+	resource.Path = "/healthz"
+	masters := podAttrs("ns", "p")
+	masters.User = &user.DefaultInfo{Name: "system:kube-aggregator", Groups: []string{"system:masters"}}
+
+	tests := []struct {
+		name    string
+		opts    authz.Options
+		attrs   authorizer.AttributesRecord
+		wantSAR bool
+	}{
+		{name: "default path", attrs: nonResource("/healthz")},
+		{name: "default path without slash", attrs: nonResource("livez")},
+		{name: "default paths are exact", attrs: nonResource("/healthz/etcd"), wantSAR: true},
+		{name: "resource requests never match a path", attrs: resource, wantSAR: true},
+		{name: "default group", attrs: masters},
+		{name: "group on a non-resource path", attrs: nonResource("/metrics", "system:masters")},
+		{name: "other path", attrs: nonResource("/metrics"), wantSAR: true},
+		{name: "prefix pattern", opts: authz.Options{AlwaysAllowPaths: []string{"/openapi/*"}}, attrs: nonResource("/openapi/v3/apis")},
+		{name: "custom paths replace the defaults", opts: authz.Options{AlwaysAllowPaths: []string{"/openapi/*"}}, attrs: nonResource("/healthz"), wantSAR: true},
+		{name: "no paths", opts: authz.Options{AlwaysAllowPaths: []string{}}, attrs: nonResource("/healthz"), wantSAR: true},
+		{name: "no groups", opts: authz.Options{AlwaysAllowGroups: []string{}}, attrs: masters, wantSAR: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newSARServer(t, allowAll)
+			a := newTestAuthorizer(t, srv, tt.opts)
+			d, _, err := a.Authorize(context.Background(), tt.attrs)
+			require.NoError(t, err)
+			assert.Equal(t, authorizer.DecisionAllow, d)
+			assert.Equal(t, tt.wantSAR, srv.count.Load() == 1, "SARs sent: %d", srv.count.Load())
+		})
+	}
+}
+
+func TestNoUserIsNeverAllowed(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	a := newTestAuthorizer(t, srv, authz.Options{})
+	d, _, err := a.Authorize(context.Background(), authorizer.AttributesRecord{Verb: "get", Path: "/healthz"})
+	require.Error(t, err)
+	assert.Equal(t, authorizer.DecisionNoOpinion, d)
+	assert.Zero(t, srv.count.Load())
+}
+
+func TestOversizedAttributesAreNotCached(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	a := newTestAuthorizer(t, srv, authz.Options{MaxAttributeBytes: 100})
+	small, big := podAttrs("ns", "p"), podAttrs("ns", string(make([]byte, 100)))
+	for i := 0; i < 2; i++ {
+		for _, attrs := range []authorizer.AttributesRecord{small, big} {
+			_, _, err := a.Authorize(context.Background(), attrs)
+			require.NoError(t, err)
+		}
+	}
+	assert.Equal(t, int64(3), srv.count.Load()) // small once, big twice
+}
+
+func TestMaxInFlight(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	release := srv.hold()
+	a := newTestAuthorizer(t, srv, authz.Options{MaxInFlight: 2})
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := a.Authorize(context.Background(), podAttrs("ns", fmt.Sprintf("p%d", i)))
+			assert.NoError(t, err)
+		}()
+	}
+	require.Eventually(t, func() bool { return srv.count.Load() == 2 }, 10*time.Second, time.Millisecond)
+	release()
+	wg.Wait()
+	assert.Equal(t, int64(6), srv.count.Load())
+	assert.Equal(t, int64(2), srv.maxActive.Load())
+}
+
+func TestNewValidatesOptions(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	for name, opts := range map[string]authz.Options{
+		"bad path pattern":  {AlwaysAllowPaths: []string{"/a*b"}},
+		"negative entries":  {MaxEntries: -1},
+		"negative timeout":  {Timeout: -1},
+		"no attempts":       {RetryBackoff: authzBackoff(0)},
+		"negative stale":    {StaleIfError: -time.Second},
+		"negative inflight": {MaxInFlight: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := authz.New(srv.client(t), opts)
+			require.Error(t, err)
+		})
+	}
+	_, err := authz.New(nil, authz.Options{})
+	require.Error(t, err)
+}

@@ -1,0 +1,49 @@
+// Package authz answers "may they do it" for an extension apiserver behind the
+// kube-apiserver aggregation layer: it turns a request into Kubernetes'
+// authorization attributes and asks kube-apiserver with a SubjectAccessReview,
+// with the semantics of k8s.io/apiserver v0.37.2's delegated authorization.
+//
+// # Request attributes
+//
+// NewRequestInfo resolves a request with the exact rules of Kubernetes'
+// RequestInfoFactory (prefixes "api" and "apis", "api" without a group), and
+// Attributes is the authorizer.Attributes built from it, as kube-apiserver's
+// GetAuthorizerAttributes builds them. Both are tested against Kubernetes' own
+// code on tens of thousands of generated requests and by fuzzing. They are
+// faster: the query is read once without building a url.Values, selectors are
+// parsed only when the answer depends on them (or, for the attributes, on first
+// use), and a request costs one allocation.
+//
+// # SubjectAccessReview authorizer
+//
+// Authorizer implements authorizer.Authorizer like Kubernetes' delegated
+// authorizer: members of always-allowed groups (system:masters) and
+// always-allowed non-resource paths (/healthz, /readyz, /livez) are allowed
+// without a review; everything else gets the answer of a SubjectAccessReview
+// built field for field as Kubernetes' webhook authorizer builds it, selectors
+// included. Allow, Deny and NoOpinion are cached for 10 s each by default;
+// errors are never cached. It differs from Kubernetes where Kubernetes is slow
+// or fragile:
+//
+//   - The cache key is a SHA-256, keyed with a per-process secret, over an
+//     injective, length-prefixed encoding of every field of the review, not
+//     the review's JSON; a hit costs no allocation, and the review object is
+//     built only on a miss.
+//   - The cache is an LRU bounded in entries and in bytes, split in locked
+//     stripes when large.
+//   - Concurrent identical misses share one review (singleflight), which runs
+//     on a context detached from the requests, bounded by Options.Timeout. A
+//     request that ends stops waiting at once without failing the others.
+//   - Retries follow Kubernetes' backoff (500 ms ×1.5, jitter 0.2, 5 attempts)
+//     on retriable errors only, and at most Options.MaxInFlight reviews are in
+//     flight to kube-apiserver.
+//   - Optionally (Options.StaleIfError, off by default) a recent allow answers
+//     a request while kube-apiserver cannot be reached.
+//
+// It never allows on error. Prometheus collectors (hits, misses, coalesced
+// waits, review errors, stale allows, review latency) are returned by
+// Collectors for the caller to register; nothing is registered globally.
+//
+// NewClient builds the SubjectAccessReview client from a *rest.Config with
+// Kubernetes' settings for it: 200 QPS, burst 400, 10 s per request.
+package authz

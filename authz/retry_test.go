@@ -1,0 +1,158 @@
+package authz_test
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/aggauth/aggauth/authz"
+)
+
+// authzBackoff is Kubernetes' backoff with the given number of attempts.
+func authzBackoff(steps int) wait.Backoff {
+	b := authz.DefaultRetryBackoff()
+	b.Steps = steps
+	return b
+}
+
+// failFirst answers the first n reviews with err, then allows.
+func failFirst(n int64, err *apierrors.StatusError) func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+	var seen atomic.Int64
+	return func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+		if seen.Add(1) <= n {
+			return authorizationv1.SubjectAccessReviewStatus{}, err
+		}
+		return allowAll(spec)
+	}
+}
+
+// advanceRetries steps clk past each retry wait as soon as the authorizer waits
+// on it, and records the waits; stop ends it and returns how many there were.
+func advanceRetries(clk *testingclock.FakeClock) (stop func() int) {
+	done, waits := make(chan struct{}), make(chan int, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				waits <- n
+				return
+			default:
+			}
+			if clk.HasWaiters() {
+				clk.Step(3 * time.Second) // longer than any default backoff step
+				n++
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	return func() int { close(done); return <-waits }
+}
+
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       *apierrors.StatusError
+		failures  int64
+		steps     int
+		wantSARs  int64
+		wantWaits int
+		wantAllow bool
+	}{
+		{name: "500 retried", err: statusError(http.StatusInternalServerError, false), failures: 2, wantSARs: 3, wantWaits: 2, wantAllow: true},
+		{name: "504 retried", err: statusError(http.StatusGatewayTimeout, false), failures: 1, wantSARs: 2, wantWaits: 1, wantAllow: true},
+		{name: "429 retried", err: statusError(http.StatusTooManyRequests, false), failures: 4, wantSARs: 5, wantWaits: 4, wantAllow: true},
+		{name: "Retry-After retried", err: statusError(http.StatusServiceUnavailable, true), failures: 1, wantSARs: 2, wantWaits: 1, wantAllow: true},
+		{name: "at most 5 attempts", err: statusError(http.StatusInternalServerError, false), failures: 5, wantSARs: 5, wantWaits: 4},
+		{name: "configured attempts", err: statusError(http.StatusInternalServerError, false), failures: 5, steps: 2, wantSARs: 2, wantWaits: 1},
+		{name: "403 not retried", err: statusError(http.StatusForbidden, false), failures: 1, wantSARs: 1},
+		{name: "503 without Retry-After not retried", err: statusError(http.StatusServiceUnavailable, false), failures: 1, wantSARs: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newSARServer(t, failFirst(tt.failures, tt.err))
+			clk := testingclock.NewFakeClock(epoch)
+			opts := authz.Options{Clock: clk}
+			if tt.steps > 0 {
+				opts.RetryBackoff = authzBackoff(tt.steps)
+			}
+			a := newTestAuthorizer(t, srv, opts)
+			stop := advanceRetries(clk)
+			d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+			waits := stop()
+			if tt.wantAllow {
+				require.NoError(t, err)
+				assert.Equal(t, authorizer.DecisionAllow, d)
+			} else {
+				require.Error(t, err)
+				assert.Equal(t, authorizer.DecisionNoOpinion, d)
+			}
+			assert.Equal(t, tt.wantSARs, srv.count.Load())
+			assert.Equal(t, tt.wantWaits, waits)
+		})
+	}
+}
+
+// TestRetriesStopAtTimeout checks that a review waiting to retry gives up when
+// its Timeout ends, without waiting for the backoff.
+func TestRetriesStopAtTimeout(t *testing.T) {
+	srv := newSARServer(t, failFirst(100, statusError(http.StatusInternalServerError, false)))
+	clk := testingclock.NewFakeClock(epoch) // never stepped: the retry wait never ends
+	a := newTestAuthorizer(t, srv, authz.Options{Clock: clk, Timeout: 50 * time.Millisecond})
+	d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+	require.Error(t, err)
+	assert.Equal(t, authorizer.DecisionNoOpinion, d)
+	assert.Equal(t, int64(1), srv.count.Load())
+}
+
+func TestStaleIfError(t *testing.T) {
+	down := func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+		return authorizationv1.SubjectAccessReviewStatus{}, statusError(http.StatusForbidden, false)
+	}
+	tests := []struct {
+		name      string
+		stale     time.Duration
+		status    authorizationv1.SubjectAccessReviewStatus
+		after     time.Duration
+		wantAllow bool
+	}{
+		{name: "off", after: 11 * time.Second, status: authorizationv1.SubjectAccessReviewStatus{Allowed: true}},
+		{name: "on, within grace", stale: time.Minute, after: 59 * time.Second, status: authorizationv1.SubjectAccessReviewStatus{Allowed: true}, wantAllow: true},
+		{name: "on, past grace", stale: time.Minute, after: time.Minute, status: authorizationv1.SubjectAccessReviewStatus{Allowed: true}},
+		{name: "on, denials are never reused", stale: time.Minute, after: 11 * time.Second, status: authorizationv1.SubjectAccessReviewStatus{Reason: "no"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newSARServer(t, func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+				return tt.status, nil
+			})
+			clk := testingclock.NewFakeClock(epoch)
+			a := newTestAuthorizer(t, srv, authz.Options{Clock: clk, StaleIfError: tt.stale})
+			_, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+			require.NoError(t, err)
+
+			srv.setAnswer(down)
+			clk.Step(tt.after)
+			d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+			assert.Equal(t, int64(2), srv.count.Load(), "a stale entry must not answer while kube-apiserver is reachable")
+			if tt.wantAllow {
+				require.NoError(t, err)
+				assert.Equal(t, authorizer.DecisionAllow, d)
+				assert.Equal(t, 1.0, metricValue(t, a, "aggauth_authz_stale_allows_total"))
+			} else {
+				require.Error(t, err)
+				assert.Equal(t, authorizer.DecisionNoOpinion, d)
+			}
+		})
+	}
+}
