@@ -37,6 +37,17 @@ func NewRequestInfo(req *http.Request) (*request.RequestInfo, error) {
 	return &b.info, err
 }
 
+// Resolver is NewRequestInfo as a request.RequestInfoResolver, for code that
+// takes one, such as Kubernetes' filters.WithRequestInfo.
+type Resolver struct{}
+
+var _ request.RequestInfoResolver = Resolver{}
+
+// NewRequestInfo calls the package's NewRequestInfo.
+func (Resolver) NewRequestInfo(req *http.Request) (*request.RequestInfo, error) {
+	return NewRequestInfo(req)
+}
+
 // resolveRequestInfo fills info from req; parts is storage for info.Parts.
 // It mirrors RequestInfoFactory.NewRequestInfo step by step.
 func resolveRequestInfo(info *request.RequestInfo, parts *[inlineParts]string, req *http.Request) error {
@@ -92,10 +103,19 @@ func resolveRequestInfo(info *request.RequestInfo, parts *[inlineParts]string, r
 		info.Resource = cur[0]
 	}
 
+	resolveCollection(info, req.URL.RawQuery, verbViaPathPrefix)
+	return nil
+}
+
+// resolveCollection applies Kubernetes' rules for requests without a name: a
+// GET is a list or a watch (and may be named by a metadata.name field
+// selector), a DELETE is a deletecollection; list, watch and deletecollection
+// keep their raw selectors unless the verb came from a /watch/ path prefix.
+func resolveCollection(info *request.RequestInfo, rawQuery string, verbViaPathPrefix bool) {
 	var q listQuery
 	scanned := false
 	if info.Name == "" && info.Verb == "get" {
-		q, scanned = scanListQuery(req.URL.RawQuery), true
+		q, scanned = scanListQuery(rawQuery), true
 		info.Verb, info.Name = q.listVerbAndName()
 	}
 	if info.Name == "" && info.Verb == "delete" {
@@ -103,12 +123,11 @@ func resolveRequestInfo(info *request.RequestInfo, parts *[inlineParts]string, r
 	}
 	if !verbViaPathPrefix && (info.Verb == "list" || info.Verb == "watch" || info.Verb == "deletecollection") {
 		if !scanned {
-			q = scanListQuery(req.URL.RawQuery)
+			q = scanListQuery(rawQuery)
 		}
 		info.FieldSelector = q.fieldSelector.value
 		info.LabelSelector = q.labelSelector.value
 	}
-	return nil
 }
 
 // splitPath is Kubernetes' splitPath (trim slashes, split on "/"), using buf

@@ -112,14 +112,17 @@ func (s *sarServer) setAnswer(answer func(authorizationv1.SubjectAccessReviewSpe
 	s.mu.Unlock()
 }
 
-// hold makes every answer wait until the returned function is called.
-func (s *sarServer) hold() (release func()) {
+// hold makes every answer wait until the returned function is called, or the
+// test ends.
+func (s *sarServer) hold(t testing.TB) (release func()) {
 	gate := make(chan struct{})
 	s.mu.Lock()
 	s.gate = gate
 	s.mu.Unlock()
 	var once sync.Once
-	return func() { once.Do(func() { close(gate) }) }
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release) // runs before the server closes
+	return release
 }
 
 func (s *sarServer) received() []authorizationv1.SubjectAccessReviewSpec {
