@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,8 +35,9 @@ var errNoUser = errors.New("authz: no user in the request attributes")
 // Authorizer authorizes requests with SubjectAccessReviews sent to
 // kube-apiserver, with the semantics of Kubernetes' delegated authorization
 // (always-allow groups, then always-allow paths, then the webhook authorizer)
-// and a cheaper cache: a hit costs a keyed hash and a striped LRU lookup, and
-// concurrent identical misses share one review.
+// and a cheaper cache: a hit costs an allocation-free encoding of the review's
+// fields and a striped LRU lookup, and concurrent identical misses share one
+// review.
 //
 // It is safe for concurrent use and owns no background goroutine: a review runs
 // in a goroutine only while it is in flight.
@@ -113,13 +115,17 @@ func (a *Authorizer) Authorize(ctx context.Context, attrs authorizer.Attributes)
 		return authorizer.DecisionAllow, "", nil
 	}
 
-	key := a.keys.key(u, attrs)
-	if e, ok := a.cache.get(key, a.opts.Clock.Now()); ok {
+	key, buf := a.keys.borrow(u, attrs)
+	e, ok := a.cache.get(key, a.opts.Clock.Now())
+	if ok {
+		a.keys.release(buf)
 		a.metrics.hits.Inc()
 		return decision(&e.status)
 	}
+	owned := strings.Clone(key)
+	a.keys.release(buf)
 	a.metrics.misses.Inc()
-	return a.await(ctx, key, attrs)
+	return a.await(ctx, owned, attrs)
 }
 
 // ConditionsAwareAuthorize is Authorize: the authorizer is not conditions-aware.

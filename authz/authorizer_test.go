@@ -294,3 +294,20 @@ func TestMaxInFlight(t *testing.T) {
 	assert.Equal(t, int64(6), srv.count.Load())
 	assert.Equal(t, int64(2), srv.maxActive.Load())
 }
+
+// TestCachedKeysOutliveTheirBuffers interleaves requests whose keys have the
+// same length (and so reuse the same pooled buffer) but different answers.
+func TestCachedKeysOutliveTheirBuffers(t *testing.T) {
+	srv := newSARServer(t, func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+		return authorizationv1.SubjectAccessReviewStatus{Allowed: spec.ResourceAttributes.Name == "pod-a"}, nil
+	})
+	a := newTestAuthorizer(t, srv, authz.Options{})
+	for i := 0; i < 3; i++ {
+		for name, want := range map[string]authorizer.Decision{"pod-a": authorizer.DecisionAllow, "pod-b": authorizer.DecisionNoOpinion} {
+			d, _, err := a.Authorize(context.Background(), podAttrs("ns", name))
+			require.NoError(t, err)
+			require.Equal(t, want, d, name)
+		}
+	}
+	assert.Equal(t, int64(2), srv.count.Load())
+}

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -8,8 +9,8 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 )
 
-// entryOverhead approximates the memory of one cache entry besides its reason:
-// the key, the entry, the LRU list element and the map slot.
+// entryOverhead approximates the memory of one cache entry besides its key and
+// reason: the entry, the LRU list element and the map slot.
 const entryOverhead = 192
 
 // cacheStripes is the number of independently locked stripes of a large cache.
@@ -25,20 +26,22 @@ type entry struct {
 	stale time.Time
 }
 
-func (e *entry) size() int64 {
-	return entryOverhead + int64(len(e.status.Reason)+len(e.status.EvaluationError))
+// entrySize is the memory accounted for e stored under key k.
+func entrySize(k string, e *entry) int64 {
+	return entryOverhead + int64(len(k)+len(e.status.Reason)+len(e.status.EvaluationError))
 }
 
 // decisionCache is an LRU cache of review results, bounded in entries and in
 // bytes, split in stripes that each hold an equal share of both bounds.
 type decisionCache struct {
+	seed    maphash.Seed
 	stripes []cacheStripe
 }
 
 // cacheStripe is one stripe; mu guards every other field.
 type cacheStripe struct {
 	mu       sync.Mutex
-	lru      *simplelru.LRU[cacheKey, entry]
+	lru      *simplelru.LRU[string, entry]
 	bytes    int64
 	maxBytes int64
 }
@@ -48,22 +51,25 @@ func newDecisionCache(maxEntries int, maxBytes int64) *decisionCache {
 	if maxEntries >= cacheStripes*256 {
 		n = cacheStripes
 	}
-	c := &decisionCache{stripes: make([]cacheStripe, n)}
+	c := &decisionCache{seed: maphash.MakeSeed(), stripes: make([]cacheStripe, n)}
 	for i := range c.stripes {
 		s := &c.stripes[i]
 		s.maxBytes = maxBytes / int64(n)
-		s.lru, _ = simplelru.NewLRU(maxEntries/n, func(_ cacheKey, e entry) { s.bytes -= e.size() })
+		s.lru, _ = simplelru.NewLRU(maxEntries/n, func(k string, e entry) { s.bytes -= entrySize(k, &e) })
 	}
 	return c
 }
 
-func (c *decisionCache) stripe(k cacheKey) *cacheStripe {
-	return &c.stripes[int(k[0])%len(c.stripes)]
+func (c *decisionCache) stripe(k string) *cacheStripe {
+	if len(c.stripes) == 1 {
+		return &c.stripes[0]
+	}
+	return &c.stripes[maphash.String(c.seed, k)%uint64(len(c.stripes))]
 }
 
 // get returns the entry for k if it is still fresh at now. An entry past both
-// its fresh and stale times is dropped.
-func (c *decisionCache) get(k cacheKey, now time.Time) (entry, bool) {
+// its fresh and stale times is dropped. k may be a borrowed key: it is not kept.
+func (c *decisionCache) get(k string, now time.Time) (entry, bool) {
 	s := c.stripe(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,7 +88,7 @@ func (c *decisionCache) get(k cacheKey, now time.Time) (entry, bool) {
 
 // getStale returns the entry for k if it may still answer a request that could
 // not reach kube-apiserver at now.
-func (c *decisionCache) getStale(k cacheKey, now time.Time) (entry, bool) {
+func (c *decisionCache) getStale(k string, now time.Time) (entry, bool) {
 	s := c.stripe(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -96,8 +102,8 @@ func (c *decisionCache) getStale(k cacheKey, now time.Time) (entry, bool) {
 // add stores e under k, evicting the least recently used entries of the stripe
 // beyond its entry or byte bound. An entry larger than the stripe's byte bound
 // is not stored.
-func (c *decisionCache) add(k cacheKey, e entry) {
-	size := e.size()
+func (c *decisionCache) add(k string, e entry) {
+	size := entrySize(k, &e)
 	s := c.stripe(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -105,7 +111,7 @@ func (c *decisionCache) add(k cacheKey, e entry) {
 		return
 	}
 	if old, ok := s.lru.Peek(k); ok {
-		s.bytes -= old.size()
+		s.bytes -= entrySize(k, &old)
 	}
 	s.lru.Add(k, e)
 	s.bytes += size

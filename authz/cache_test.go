@@ -1,8 +1,7 @@
 package authz
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +10,10 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 )
 
-func testKey(i int) cacheKey {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(i))
-	return cacheKey(sha256.Sum256(b[:]))
-}
+// testKeyLen is the length of every testKey.
+const testKeyLen = 12
+
+func testKey(i int) string { return fmt.Sprintf("key-%08d", i) }
 
 var cacheNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -34,7 +32,7 @@ func TestCacheBounds(t *testing.T) {
 		wantEntries int
 	}{
 		{name: "entries", maxEntries: 10, maxBytes: 1 << 20, adds: 100, wantEntries: 10},
-		{name: "bytes", maxEntries: 1000, maxBytes: 10 * (entryOverhead + 100), adds: 100, reason: strings.Repeat("r", 100), wantEntries: 10},
+		{name: "bytes", maxEntries: 1000, maxBytes: 10 * (entryOverhead + testKeyLen + 100), adds: 100, reason: strings.Repeat("r", 100), wantEntries: 10},
 		{name: "striped entries", maxEntries: 16 * 256, maxBytes: 1 << 30, adds: 20000, wantEntries: 16 * 256},
 		{name: "entry larger than the byte bound", maxEntries: 10, maxBytes: entryOverhead, adds: 3, reason: "x", wantEntries: 0},
 	}
@@ -50,7 +48,7 @@ func TestCacheBounds(t *testing.T) {
 			assert.LessOrEqual(t, entries, tt.wantEntries)
 			assert.GreaterOrEqual(t, entries, tt.wantEntries*9/10)
 			assert.LessOrEqual(t, bytes, tt.maxBytes)
-			assert.Equal(t, int64(entries)*(entryOverhead+int64(len(tt.reason))), bytes)
+			assert.Equal(t, int64(entries)*(entryOverhead+testKeyLen+int64(len(tt.reason))), bytes)
 		})
 	}
 }
@@ -74,7 +72,7 @@ func TestCacheReplaceKeepsAccounting(t *testing.T) {
 	c.add(testKey(1), freshEntry("r"))
 	entries, bytes := c.len()
 	assert.Equal(t, 1, entries)
-	assert.Equal(t, int64(entryOverhead+1), bytes)
+	assert.Equal(t, int64(entryOverhead+testKeyLen+1), bytes)
 }
 
 func TestCacheExpiryAndStale(t *testing.T) {

@@ -25,10 +25,12 @@
 // errors are never cached. It differs from Kubernetes where Kubernetes is slow
 // or fragile:
 //
-//   - The cache key is a SHA-256, keyed with a per-process secret, over an
-//     injective, length-prefixed encoding of every field of the review, not
-//     the review's JSON; a hit costs no allocation, and the review object is
-//     built only on a miss.
+//   - The cache key is an injective, length-prefixed encoding of every field
+//     of the review (user, uid, groups in order, sorted extra, verb,
+//     namespace, group, version, resource, subresource, name, path,
+//     selectors), built in a pooled buffer: no JSON, no allocation on a hit,
+//     and no two different reviews can share a key. The review object is built
+//     only on a miss.
 //   - The cache is an LRU bounded in entries and in bytes, split in locked
 //     stripes when large.
 //   - Concurrent identical misses share one review (singleflight), which runs

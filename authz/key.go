@@ -1,39 +1,33 @@
 package authz
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 )
 
-// cacheKey identifies a SubjectAccessReview: a SHA-256, keyed with a secret of
-// the process, over an injective encoding of every attribute the review is built
-// from. A shared key is an authorization bypass, so the encoding is
-// length-prefixed throughout (see appendKeyMaterial) and the hash is
-// collision-resistant; the secret keeps keys unpredictable from outside.
-type cacheKey [sha256.Size]byte
+// The cache key of a SubjectAccessReview is the injective encoding of every
+// attribute the review is built from (see appendKeyMaterial) itself, not a
+// hash of it: two different reviews can never share a key, so a collision (an
+// authorization bypass) is impossible by construction rather than improbable.
+// The key's length is counted in the cache's byte bound.
 
 // maxPooledKeyBuf is the largest encoding buffer returned to the pool, so that
 // one request with huge attributes does not pin memory.
 const maxPooledKeyBuf = 16 << 10
 
-// keyer computes cache keys without allocating.
+// keyer encodes cache keys into pooled buffers, without allocating.
 type keyer struct {
-	secret [32]byte
-	bufs   sync.Pool // *[]byte, each starting with secret
+	bufs sync.Pool // *[]byte
 }
 
 func newKeyer() *keyer {
 	k := &keyer{}
-	if _, err := rand.Read(k.secret[:]); err != nil {
-		panic("authz: reading a random cache key secret: " + err.Error())
-	}
 	k.bufs.New = func() any {
 		b := make([]byte, 0, 512)
 		return &b
@@ -41,17 +35,30 @@ func newKeyer() *keyer {
 	return k
 }
 
-// key returns the cache key of the SubjectAccessReview for u and attrs.
-func (k *keyer) key(u user.Info, attrs authorizer.Attributes) cacheKey {
-	bp := k.bufs.Get().(*[]byte)
-	b := append((*bp)[:0], k.secret[:]...)
-	b = appendKeyMaterial(b, u, attrs)
-	key := cacheKey(sha256.Sum256(b))
-	if cap(b) <= maxPooledKeyBuf {
-		*bp = b
-		k.bufs.Put(bp)
+// borrow returns the cache key of the SubjectAccessReview for u and attrs. The
+// key aliases a pooled buffer: it is valid until release(buf), and must be
+// cloned to outlive it.
+func (k *keyer) borrow(u user.Info, attrs authorizer.Attributes) (key string, buf *[]byte) {
+	buf = k.bufs.Get().(*[]byte)
+	b := appendKeyMaterial((*buf)[:0], u, attrs)
+	*buf = b
+	return unsafe.String(unsafe.SliceData(b), len(b)), buf
+}
+
+// release returns buf to the pool; keys borrowed from it are then invalid.
+func (k *keyer) release(buf *[]byte) {
+	if cap(*buf) <= maxPooledKeyBuf {
+		k.bufs.Put(buf)
 	}
-	return key
+}
+
+// key returns the cache key of the SubjectAccessReview for u and attrs, in
+// memory of its own.
+func (k *keyer) key(u user.Info, attrs authorizer.Attributes) string {
+	key, buf := k.borrow(u, attrs)
+	owned := strings.Clone(key)
+	k.release(buf)
+	return owned
 }
 
 // Selector encodings: raw selectors (from Attributes) and parsed requirements

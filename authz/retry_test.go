@@ -108,11 +108,12 @@ func TestRetries(t *testing.T) {
 func TestRetriesStopAtTimeout(t *testing.T) {
 	srv := newSARServer(t, failFirst(100, statusError(http.StatusInternalServerError, false)))
 	clk := testingclock.NewFakeClock(epoch) // never stepped: the retry wait never ends
-	a := newTestAuthorizer(t, srv, authz.Options{Clock: clk, Timeout: 50 * time.Millisecond})
+	a := newTestAuthorizer(t, srv, authz.Options{Clock: clk, Timeout: time.Second})
 	d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
 	require.Error(t, err)
 	assert.Equal(t, authorizer.DecisionNoOpinion, d)
-	assert.Equal(t, int64(1), srv.count.Load())
+	assert.Equal(t, int64(1), srv.count.Load(), "no retry once the timeout ended the wait")
+	assert.Contains(t, err.Error(), "test failure", "the last review error is reported")
 }
 
 func TestStaleIfError(t *testing.T) {

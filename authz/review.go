@@ -15,9 +15,9 @@ import (
 // await joins the review flight for key, starting it if there is none, and
 // waits for its result or for ctx to end, whichever comes first. A request that
 // ends stops waiting at once; the flight goes on for the others.
-func (a *Authorizer) await(ctx context.Context, key cacheKey, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+func (a *Authorizer) await(ctx context.Context, key string, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
 	leader := false
-	ch := a.flights.DoChan(string(key[:]), func() (any, error) {
+	ch := a.flights.DoChan(key, func() (any, error) {
 		leader = true // read only after the result is received
 		return a.review(ctx, key, attrs)
 	})
@@ -38,7 +38,7 @@ func (a *Authorizer) await(ctx context.Context, key cacheKey, attrs authorizer.A
 // review sends the SubjectAccessReview for attrs and caches its result. It runs
 // once per flight, on a context detached from the request that started it
 // (keeping its values) and bounded by Options.Timeout.
-func (a *Authorizer) review(reqCtx context.Context, key cacheKey, attrs authorizer.Attributes) (*entry, error) {
+func (a *Authorizer) review(reqCtx context.Context, key string, attrs authorizer.Attributes) (*entry, error) {
 	// A flight that ended between this request's cache miss and the start of this
 	// flight has already answered.
 	if e, ok := a.cache.get(key, a.opts.Clock.Now()); ok {
@@ -70,7 +70,7 @@ func (a *Authorizer) review(reqCtx context.Context, key cacheKey, attrs authoriz
 // store caches e, answered at now, unless its kind of answer is not cached or
 // the attributes are too large. Allows get the allow TTL (and may outlive it
 // for stale-if-error); denials and no-opinions get the deny TTL.
-func (a *Authorizer) store(key cacheKey, e *entry, attrs authorizer.Attributes, now time.Time) {
+func (a *Authorizer) store(key string, e *entry, attrs authorizer.Attributes, now time.Time) {
 	ttl, enabled := a.opts.DenyTTL, a.cacheDeny
 	if e.status.Allowed {
 		ttl, enabled = a.opts.AllowTTL, a.cacheAllow
