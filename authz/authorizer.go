@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/singleflight"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 )
@@ -125,7 +126,28 @@ func (a *Authorizer) Authorize(ctx context.Context, attrs authorizer.Attributes)
 	owned := strings.Clone(key)
 	a.keys.release(buf)
 	a.metrics.misses.Inc()
-	return a.await(ctx, owned, attrs)
+	return a.await(ctx, owned, snapshot(u, attrs))
+}
+
+// snapshot copies the attributes a review is built from. The review may outlive
+// the Authorize call that started it (when that request ends first), and must
+// not read attributes their owner may reuse by then.
+func snapshot(u user.Info, attrs authorizer.Attributes) *authorizer.AttributesRecord {
+	r := &authorizer.AttributesRecord{
+		User:            u,
+		Verb:            attrs.GetVerb(),
+		Namespace:       attrs.GetNamespace(),
+		APIGroup:        attrs.GetAPIGroup(),
+		APIVersion:      attrs.GetAPIVersion(),
+		Resource:        attrs.GetResource(),
+		Subresource:     attrs.GetSubresource(),
+		Name:            attrs.GetName(),
+		ResourceRequest: attrs.IsResourceRequest(),
+		Path:            attrs.GetPath(),
+	}
+	r.FieldSelectorRequirements, r.FieldSelectorParsingErr = attrs.GetFieldSelector()
+	r.LabelSelectorRequirements, r.LabelSelectorParsingErr = attrs.GetLabelSelector()
+	return r
 }
 
 // ConditionsAwareAuthorize is Authorize: the authorizer is not conditions-aware.
