@@ -1,0 +1,194 @@
+// Package servertest starts an example server with its run function, on a
+// free loopback port, against a fake kube-apiserver (package fakekube), and
+// calls it the way kube-apiserver's aggregation layer does: over HTTPS with the
+// front-proxy client certificate and the user in X-Remote-* headers.
+package servertest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aggauth/aggauth/example/internal/fakekube"
+	"github.com/aggauth/aggauth/example/internal/pki"
+)
+
+// RunFunc is an example server's entry point: it serves until ctx is done,
+// then returns nil.
+type RunFunc func(ctx context.Context, args []string) error
+
+// startTimeout bounds how long a server may take to answer /readyz 200.
+const startTimeout = 30 * time.Second
+
+// Env is a running example server and what a test needs to call it.
+type Env struct {
+	// BaseURL is the server's https:// address.
+	BaseURL string
+	// Kube is the fake kube-apiserver the server talks to.
+	Kube *fakekube.Server
+
+	// Proxy presents the front-proxy client certificate (CN
+	// front-proxy-client, signed by the front-proxy CA), as the aggregator.
+	Proxy *http.Client
+	// NoCert presents no client certificate.
+	NoCert *http.Client
+	// ForgedProxy presents a certificate with CN front-proxy-client signed by
+	// another CA.
+	ForgedProxy *http.Client
+	// OtherName presents a certificate of the front-proxy CA whose CN is not
+	// an allowed name.
+	OtherName *http.Client
+}
+
+// Start runs run against a fresh fake kube-apiserver, with its flags as a user
+// passes them (--kubeconfig, --secure-port, --bind-address, --tls-cert-file,
+// --tls-private-key-file), waits until /readyz answers 200, and stops it when
+// the test ends, checking that it shut down cleanly.
+func Start(t *testing.T, run RunFunc) *Env {
+	t.Helper()
+	dir := t.TempDir()
+	frontProxyCA, err := pki.NewCA("front-proxy-ca")
+	require.NoError(t, err)
+	servingCA, err := pki.NewCA("serving-ca")
+	require.NoError(t, err)
+	otherCA, err := pki.NewCA("other-ca")
+	require.NoError(t, err)
+
+	serving, err := servingCA.Serving("widgets", "widgets.aggauth-demo.svc", "localhost", "127.0.0.1")
+	require.NoError(t, err)
+	certFile, keyFile, err := serving.WriteFiles(dir, "serving")
+	require.NoError(t, err)
+
+	kube, err := fakekube.Start(fakekube.Options{FrontProxyCA: frontProxyCA.CertPEM})
+	require.NoError(t, err)
+	t.Cleanup(kube.Close)
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	require.NoError(t, kube.WriteKubeconfig(kubeconfig))
+
+	env := &Env{
+		Kube:        kube,
+		Proxy:       client(t, servingCA, frontProxyCA, "front-proxy-client"),
+		NoCert:      client(t, servingCA, nil, ""),
+		ForgedProxy: client(t, servingCA, otherCA, "front-proxy-client"),
+		OtherName:   client(t, servingCA, frontProxyCA, "someone-else"),
+	}
+	args := []string{"--kubeconfig", kubeconfig, "--bind-address", "127.0.0.1",
+		"--tls-cert-file", certFile, "--tls-private-key-file", keyFile}
+	// The free port is found by listening on port 0 and closing the listener;
+	// another process may take it in between, so retry then.
+	for attempt := 0; ; attempt++ {
+		port := freePort(t)
+		err := env.start(t, run, append(args, "--secure-port", strconv.Itoa(port)))
+		if errors.Is(err, syscall.EADDRINUSE) && attempt < 3 {
+			continue
+		}
+		require.NoError(t, err)
+		return env
+	}
+}
+
+// start runs the server and waits for it to be ready; it returns run's error if
+// run returns first.
+func (e *Env) start(t *testing.T, run RunFunc, args []string) error {
+	port := args[len(args)-1]
+	e.BaseURL = "https://127.0.0.1:" + port
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args) }()
+
+	deadline := time.NewTimer(startTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			cancel()
+			return errors.Join(errors.New("the server stopped before it was ready"), err)
+		case <-deadline.C:
+			cancel()
+			<-done
+			return errors.New("the server did not answer /readyz 200 in time")
+		case <-tick.C:
+		}
+		if e.ready() {
+			break
+		}
+	}
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done, "run's return after the context was cancelled (graceful shutdown)")
+		for _, c := range []*http.Client{e.Proxy, e.NoCert, e.ForgedProxy, e.OtherName} {
+			c.CloseIdleConnections()
+		}
+	})
+	return nil
+}
+
+func (e *Env) ready() bool {
+	resp, err := e.NoCert.Get(e.BaseURL + "/readyz")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode == http.StatusOK
+}
+
+// Do sends a request with the client and the headers and returns the response
+// with its body read.
+func (e *Env) Do(t *testing.T, c *http.Client, method, path string, header http.Header, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.BaseURL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, data
+}
+
+// client returns an HTTPS client trusting servingCA that presents a client
+// certificate with common name cn signed by ca (none when ca is nil), and
+// speaks HTTP/2 when the server offers it.
+func client(t *testing.T, servingCA, ca *pki.CA, cn string) *http.Client {
+	t.Helper()
+	cfg := &tls.Config{RootCAs: servingCA.Pool(), MinVersion: tls.VersionTLS12}
+	if ca != nil {
+		pair, err := ca.Client(cn)
+		require.NoError(t, err)
+		cert, err := pair.TLSCertificate()
+		require.NoError(t, err)
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return &http.Client{
+		Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true},
+		Timeout:   30 * time.Second,
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

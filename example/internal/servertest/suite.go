@@ -1,0 +1,159 @@
+package servertest
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aggauth/aggauth/example/internal/demo"
+)
+
+// The identities the aggregator forwards: its own discovery probes, and a user.
+var (
+	aggregator = identity("system:kube-aggregator", []string{"system:masters"}, nil)
+	alice      = identity("alice", []string{"widget-makers", "system:authenticated"},
+		map[string][]string{"scopes": {"widgets", "metrics"}})
+	aliceInfo = authenticationv1.UserInfo{
+		Username: "alice",
+		Groups:   []string{"widget-makers", "system:authenticated"},
+		Extra:    map[string]authenticationv1.ExtraValue{"scopes": {"widgets", "metrics"}},
+	}
+)
+
+// identity returns the headers kube-apiserver's proxy sends for a user.
+func identity(name string, groups []string, extra map[string][]string) http.Header {
+	h := http.Header{"X-Remote-User": {name}, "X-Remote-Group": groups}
+	for k, v := range extra {
+		h["X-Remote-Extra-"+k] = v
+	}
+	return h
+}
+
+// Test is the suite every example server passes: it starts the server with run
+// and checks health, authentication, discovery, the widgets API and /metrics
+// through the real aggauth chain.
+func Test(t *testing.T, run RunFunc) {
+	env := Start(t, run)
+	t.Run("health", env.testHealth)
+	t.Run("authentication", env.testAuthentication)
+	t.Run("discovery", env.testDiscovery)
+	t.Run("widgets", env.testWidgets)
+	t.Run("metrics", env.testMetrics)
+}
+
+// testHealth: the kubelet probes without a certificate.
+func (e *Env) testHealth(t *testing.T) {
+	for _, path := range []string{"/healthz", "/livez", "/readyz"} {
+		t.Run(path, func(t *testing.T) {
+			resp, body := e.Do(t, e.NoCert, http.MethodGet, path, nil, "")
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "got %d %s; want 200", resp.StatusCode, body)
+			assert.Equal(t, "ok", string(body))
+		})
+	}
+}
+
+// testAuthentication: only the front proxy may assert a user; anyone else is
+// 401 with kube-apiserver's Status, identity headers or not.
+func (e *Env) testAuthentication(t *testing.T) {
+	tests := []struct {
+		name   string
+		client *http.Client
+		header http.Header
+	}{
+		{"no certificate", e.NoCert, nil},
+		{"no certificate, identity headers", e.NoCert, aggregator},
+		{"front-proxy CN from another CA", e.ForgedProxy, aggregator},
+		{"front-proxy CA, CN not allowed", e.OtherName, aggregator},
+		{"front proxy without a user", e.Proxy, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, path := range []string{demo.VersionPath, demo.VersionPath + "/namespaces/default/widgets", "/metrics"} {
+				resp, body := e.Do(t, tt.client, http.MethodGet, path, tt.header, "")
+				assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "GET %s: got %d %s; want 401", path, resp.StatusCode, body)
+				st := decode[metav1.Status](t, body)
+				assert.Equal(t, metav1.StatusReasonUnauthorized, st.Reason, "GET %s", path)
+			}
+		})
+	}
+}
+
+// testDiscovery: the aggregator's probes (system:masters, authorized without a
+// review) get the three discovery documents, over HTTP/2.
+func (e *Env) testDiscovery(t *testing.T) {
+	reviews := len(e.Kube.Reviews())
+	tests := []struct {
+		path  string
+		check func(t *testing.T, body []byte)
+	}{
+		{"/apis", func(t *testing.T, body []byte) {
+			l := decode[metav1.APIGroupList](t, body)
+			assert.Equal(t, "APIGroupList", l.Kind)
+			require.Len(t, l.Groups, 1)
+			assert.Equal(t, demo.Group, l.Groups[0].Name)
+		}},
+		{demo.GroupPath, func(t *testing.T, body []byte) {
+			g := decode[metav1.APIGroup](t, body)
+			assert.Equal(t, "APIGroup", g.Kind)
+			assert.Equal(t, demo.GroupVersion, g.PreferredVersion.GroupVersion)
+		}},
+		{demo.VersionPath, func(t *testing.T, body []byte) {
+			l := decode[metav1.APIResourceList](t, body)
+			assert.Equal(t, "APIResourceList", l.Kind)
+			assert.Equal(t, demo.GroupVersion, l.GroupVersion)
+			require.Len(t, l.APIResources, 1)
+			r := l.APIResources[0]
+			assert.Equal(t, "widgets", r.Name)
+			assert.True(t, r.Namespaced)
+			assert.Equal(t, "Widget", r.Kind)
+			assert.ElementsMatch(t, []string{"get", "list", "create", "delete"}, []string(r.Verbs))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, body := e.Do(t, e.Proxy, http.MethodGet, tt.path, aggregator, "")
+			require.Equal(t, http.StatusOK, resp.StatusCode, "got %d %s; want 200", resp.StatusCode, body)
+			assert.Equal(t, 2, resp.ProtoMajor, "got %s; want HTTP/2", resp.Proto)
+			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			tt.check(t, body)
+		})
+	}
+	assert.Len(t, e.Kube.Reviews(), reviews, "system:masters is authorized without a SubjectAccessReview")
+}
+
+// testMetrics: /metrics is behind the chain and shows the chain's collectors.
+func (e *Env) testMetrics(t *testing.T) {
+	resp, body := e.Do(t, e.Proxy, http.MethodGet, "/metrics", alice, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "got %d %s; want 200", resp.StatusCode, body)
+	for _, name := range []string{"aggauth_authz_cache_misses_total", "aggauth_authz_sar_duration_seconds", "go_goroutines"} {
+		assert.Contains(t, string(body), name)
+	}
+	assert.True(t, e.reviewed(authorizationv1.SubjectAccessReviewSpec{
+		User: "alice", Groups: aliceInfo.Groups, Extra: map[string]authorizationv1.ExtraValue{"scopes": {"widgets", "metrics"}},
+		NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/metrics", Verb: "get"},
+	}), "a review of alice's GET /metrics; got %+v", e.Kube.Reviews())
+}
+
+// reviewed reports whether the fake kube-apiserver received a review with spec.
+func (e *Env) reviewed(spec authorizationv1.SubjectAccessReviewSpec) bool {
+	want, _ := json.Marshal(spec)
+	for _, r := range e.Kube.Reviews() {
+		if got, _ := json.Marshal(r.Spec); string(got) == string(want) {
+			return true
+		}
+	}
+	return false
+}
+
+func decode[T any](t *testing.T, body []byte) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal(body, &v), "body %s", body)
+	return v
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/aggauth/aggauth"
+	"github.com/aggauth/aggauth/example/internal/demo"
+	"github.com/aggauth/aggauth/middleware"
+)
+
+// routes is the whole API on an http.ServeMux, wrapped in aggauth's chain:
+// /healthz, /livez and /readyz answer without authentication; every other
+// request is authenticated, authorized with a SubjectAccessReview and, for a
+// create, checked against the namespace lifecycle before it reaches the mux.
+func routes(chain *aggauth.Chain, store *demo.Store, metrics http.Handler) http.Handler {
+	api := &widgets{store: store}
+	mux := http.NewServeMux()
+
+	// Discovery: the aggregator marks the APIService Available once the
+	// version answers 200.
+	mux.HandleFunc("GET /apis", discovery(demo.APIGroupList))
+	mux.HandleFunc("GET /apis/demo.aggauth.io", discovery(demo.APIGroup))
+	mux.HandleFunc("GET /apis/demo.aggauth.io/v1", discovery(demo.APIResourceList))
+
+	// The widgets resource.
+	mux.HandleFunc("GET /apis/demo.aggauth.io/v1/widgets", api.list) // all namespaces
+	mux.HandleFunc("GET /apis/demo.aggauth.io/v1/namespaces/{namespace}/widgets", api.list)
+	mux.HandleFunc("POST /apis/demo.aggauth.io/v1/namespaces/{namespace}/widgets", api.create)
+	mux.HandleFunc("GET /apis/demo.aggauth.io/v1/namespaces/{namespace}/widgets/{name}", api.get)
+	mux.HandleFunc("DELETE /apis/demo.aggauth.io/v1/namespaces/{namespace}/widgets/{name}", api.delete)
+
+	mux.Handle("GET /metrics", metrics)
+	mux.HandleFunc("/", demo.NotFound)
+
+	return chain.Handler(mux)
+}
+
+func discovery(doc any) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		demo.WriteObject(w, http.StatusOK, doc)
+	}
+}
+
+type widgets struct{ store *demo.Store }
+
+func (a *widgets) list(w http.ResponseWriter, r *http.Request) {
+	caller, _ := request.UserFrom(r.Context()) // the user kube-apiserver forwarded, as aggauth authenticated it
+	slog.DebugContext(r.Context(), "list widgets", "user", demo.Username(caller))
+	demo.WriteObject(w, http.StatusOK, a.store.List(r.PathValue("namespace")))
+}
+
+func (a *widgets) get(w http.ResponseWriter, r *http.Request) {
+	caller, _ := request.UserFrom(r.Context())
+	slog.DebugContext(r.Context(), "get widget", "user", demo.Username(caller))
+	obj, err := a.store.Get(r.PathValue("namespace"), r.PathValue("name"))
+	if err != nil {
+		middleware.WriteStatus(w, err) // a NotFound Status, as kube-apiserver writes it
+		return
+	}
+	demo.WriteObject(w, http.StatusOK, obj)
+}
+
+func (a *widgets) create(w http.ResponseWriter, r *http.Request) {
+	caller, _ := request.UserFrom(r.Context())
+	in, err := demo.DecodeWidget(w, r)
+	if err != nil {
+		middleware.WriteStatus(w, err)
+		return
+	}
+	obj, err := a.store.Create(r.PathValue("namespace"), in, caller) // status.createdBy records the caller
+	if err != nil {
+		middleware.WriteStatus(w, err)
+		return
+	}
+	demo.WriteObject(w, http.StatusCreated, obj)
+}
+
+func (a *widgets) delete(w http.ResponseWriter, r *http.Request) {
+	caller, _ := request.UserFrom(r.Context())
+	decision, _ := middleware.DecisionFrom(r.Context()) // why the authorizer allowed it
+	slog.InfoContext(r.Context(), "delete widget", "user", demo.Username(caller), "reason", decision.Reason)
+	status, err := a.store.Delete(r.PathValue("namespace"), r.PathValue("name"))
+	if err != nil {
+		middleware.WriteStatus(w, err)
+		return
+	}
+	demo.WriteObject(w, http.StatusOK, status)
+}
