@@ -46,7 +46,7 @@ func Authorize(a authorizer.UnconditionalAuthorizer, opts AuthorizeOptions) func
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = DefaultAuthorizeRetryAfter
 	}
-	retryAfter := int32((opts.RetryAfter + time.Second - 1) / time.Second)
+	errUnavailable := unavailable(int32((opts.RetryAfter + time.Second - 1) / time.Second))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
@@ -79,7 +79,7 @@ func Authorize(a authorizer.UnconditionalAuthorizer, opts AuthorizeOptions) func
 			case d == authorizer.DecisionDeny || err == nil:
 				WriteStatus(w, responsewriters.ForbiddenStatusError(&s.attrs, reason))
 			default:
-				WriteStatus(w, unavailable(retryAfter))
+				WriteStatus(w, errUnavailable)
 			}
 		})
 	}
