@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -221,4 +223,38 @@ func TestAuthorizeNeverAllowsOnSARError(t *testing.T) {
 	h.ServeHTTP(rec, withUser(httptest.NewRequest("GET", "/healthz", nil), alice))
 	assert.Equal(t, http.StatusNoContent, rec.Code, "always-allowed paths need no review")
 	assert.Equal(t, uint64(2), a.SARsSent())
+}
+
+func ExampleAuthorize() {
+	// Any authorizer.Authorizer works; an *authz.Authorizer asks kube-apiserver.
+	readOnly := authorizer.AuthorizerFunc(func(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+		if a.IsReadOnly() {
+			return authorizer.DecisionAllow, "read-only", nil
+		}
+		return authorizer.DecisionNoOpinion, "", nil
+	})
+	// Stands in for the authentication middleware, which stores the user.
+	authenticate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(request.WithUser(r.Context(), &user.DefaultInfo{Name: "alice"})))
+		})
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info, _ := request.RequestInfoFrom(r.Context())
+		d, _ := middleware.DecisionFrom(r.Context())
+		fmt.Fprintf(w, "%s %s (%s)", info.Verb, info.Resource, d.Reason)
+	})
+	h := authenticate(middleware.RequestAttributes(middleware.Authorize(readOnly, middleware.AuthorizeOptions{})(handler)))
+
+	for _, r := range []*http.Request{
+		httptest.NewRequest("GET", "/apis/widgets.example.com/v1/namespaces/team-a/widgets", nil),
+		httptest.NewRequest("DELETE", "/apis/widgets.example.com/v1/namespaces/team-a/widgets/w1", nil),
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		fmt.Println(rec.Code, strings.TrimSpace(rec.Body.String()))
+	}
+	// Output:
+	// 200 list widgets (read-only)
+	// 403 {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"widgets.widgets.example.com \"w1\" is forbidden: User \"alice\" cannot delete resource \"widgets\" in API group \"widgets.example.com\" in the namespace \"team-a\"","reason":"Forbidden","details":{"name":"w1","group":"widgets.example.com","kind":"widgets"},"code":403}
 }
