@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/scheme"
 )
 
 // The authentication ConfigMap kube-apiserver publishes for extension servers.
@@ -72,6 +74,7 @@ func Start(opts Options) (*Server, error) {
 		closing:    make(chan struct{}),
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/configmaps", s.configMaps.serveCollection(s))
 	mux.HandleFunc("GET /api/v1/namespaces/{namespace}/configmaps", s.configMaps.serveCollection(s))
 	mux.HandleFunc("GET /api/v1/namespaces/{namespace}/configmaps/{name}", s.configMaps.serveObject)
 	mux.HandleFunc("GET /api/v1/namespaces", s.namespaces.serveCollection(s))
@@ -88,6 +91,10 @@ func Start(opts Options) (*Server, error) {
 
 // URL is the server's https:// address.
 func (s *Server) URL() string { return s.srv.URL }
+
+// Client returns an HTTPS client that trusts the server and presents no
+// credentials.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Close ends open watches and stops the server. It is safe to call twice.
 func (s *Server) Close() {
@@ -116,10 +123,15 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// review allows every SubjectAccessReview and records it.
+// review allows every SubjectAccessReview, sent as JSON or protobuf, and
+// records it.
 func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 	var sar authorizationv1.SubjectAccessReview
-	if err := json.NewDecoder(r.Body).Decode(&sar); err != nil {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err == nil {
+		_, _, err = scheme.Codecs.UniversalDeserializer().Decode(body, nil, &sar)
+	}
+	if err != nil {
 		writeError(w, apierrors.NewBadRequest(err.Error()))
 		return
 	}

@@ -1,0 +1,188 @@
+package demo_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/aggauth/aggauth/example/internal/demo"
+)
+
+var bob = &user.DefaultInfo{Name: "bob", UID: "42", Groups: []string{"devs"}, Extra: map[string][]string{"team": {"a"}}}
+
+func widget(name string) *demo.Widget {
+	return &demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: json.RawMessage(`{"n":1}`)}
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	s := demo.NewStore()
+	in := widget("w")
+	in.Labels = map[string]string{"app": "demo"}
+	in.Finalizers = []string{"dropped"}
+	got, err := s.Create("ns", in, bob)
+	require.NoError(t, err)
+	assert.Equal(t, metav1.TypeMeta{APIVersion: demo.GroupVersion, Kind: demo.Kind}, got.TypeMeta)
+	assert.Equal(t, "ns", got.Namespace)
+	assert.Equal(t, map[string]string{"app": "demo"}, got.Labels)
+	assert.Empty(t, got.Finalizers, "only labels and annotations are kept from the metadata")
+	assert.NotEmpty(t, got.UID)
+	assert.Equal(t, "1", got.ResourceVersion)
+	assert.Equal(t, authenticationv1.UserInfo{Username: "bob", UID: "42", Groups: []string{"devs"},
+		Extra: map[string]authenticationv1.ExtraValue{"team": {"a"}}}, got.Status.CreatedBy)
+
+	_, err = s.Create("ns", widget("w"), bob)
+	assert.True(t, apierrors.IsAlreadyExists(err), "got %v; want AlreadyExists", err)
+	_, err = s.Create("other", widget("w"), bob)
+	assert.NoError(t, err, "names are per namespace")
+
+	// What the store hands out is a copy.
+	got.Labels["app"] = "changed"
+	got.Spec[0] = '['
+	again, err := s.Get("ns", "w")
+	require.NoError(t, err)
+	assert.Equal(t, "demo", again.Labels["app"])
+	assert.JSONEq(t, `{"n":1}`, string(again.Spec))
+	in.Labels["app"] = "changed too"
+	again, _ = s.Get("ns", "w")
+	assert.Equal(t, "demo", again.Labels["app"], "the store keeps no reference to the created object")
+
+	assert.Len(t, s.List("ns").Items, 1)
+	assert.Len(t, s.List("").Items, 2)
+	assert.Empty(t, s.List("none").Items)
+	assert.NotNil(t, s.List("none").Items, "an empty list is [] in JSON, not null")
+
+	st, err := s.Delete("ns", "w")
+	require.NoError(t, err)
+	assert.Equal(t, metav1.StatusSuccess, st.Status)
+	assert.Equal(t, got.UID, st.Details.UID)
+	_, err = s.Get("ns", "w")
+	assert.True(t, apierrors.IsNotFound(err), "got %v; want NotFound", err)
+	_, err = s.Delete("ns", "w")
+	assert.True(t, apierrors.IsNotFound(err), "got %v; want NotFound", err)
+	assert.Equal(t, "3", s.List("").ResourceVersion, "two creates and a delete")
+}
+
+func TestStoreGenerateName(t *testing.T) {
+	s := demo.NewStore()
+	names := map[string]bool{}
+	for range 50 {
+		w, err := s.Create("ns", &demo.Widget{ObjectMeta: metav1.ObjectMeta{GenerateName: "gen-"}}, nil)
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(w.Name, "gen-") && len(w.Name) == len("gen-")+5, "got %q", w.Name)
+		names[w.Name] = true
+	}
+	assert.Len(t, names, 50)
+}
+
+func TestStoreConcurrent(t *testing.T) {
+	s := demo.NewStore()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 20 {
+				name := fmt.Sprintf("w-%d-%d", i, j)
+				_, err := s.Create("ns", widget(name), bob)
+				assert.NoError(t, err)
+				_ = s.List("ns")
+				_, err = s.Get("ns", name)
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Len(t, s.List("ns").Items, 160)
+}
+
+func TestValidateCreate(t *testing.T) {
+	tests := []struct {
+		name string
+		w    demo.Widget
+		want func(error) bool
+	}{
+		{"name", demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: "a.b-c"}}, nil},
+		{"generateName", demo.Widget{ObjectMeta: metav1.ObjectMeta{GenerateName: "a-"}}, nil},
+		{"same namespace", demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns"}}, nil},
+		{"neither", demo.Widget{}, apierrors.IsInvalid},
+		{"invalid name", demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: "A_B"}}, apierrors.IsInvalid},
+		{"name with a slash", demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: "a/b"}}, apierrors.IsInvalid},
+		{"invalid generateName", demo.Widget{ObjectMeta: metav1.ObjectMeta{GenerateName: "A_"}}, apierrors.IsInvalid},
+		{"other namespace", demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "other"}}, apierrors.IsBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := demo.ValidateCreate("ns", &tt.w)
+			if tt.want == nil {
+				assert.NoError(t, err)
+				return
+			}
+			assert.True(t, tt.want(err), "got %v", err)
+		})
+	}
+}
+
+func TestDecodeWidget(t *testing.T) {
+	tests := []struct {
+		name, body string
+		code       int // 0: no error
+	}{
+		{"widget", `{"apiVersion":"demo.aggauth.io/v1","kind":"Widget","metadata":{"name":"a"},"spec":{"x":[1]}}`, 0},
+		{"no type", `{"metadata":{"name":"a"}}`, 0},
+		{"null spec", `{"metadata":{"name":"a"},"spec":null}`, 0},
+		{"not JSON", `metadata: {}`, http.StatusBadRequest},
+		{"truncated", `{"metadata":`, http.StatusBadRequest},
+		{"spec a string", `{"spec":"x"}`, http.StatusBadRequest},
+		{"other apiVersion", `{"apiVersion":"v1","kind":"Widget"}`, http.StatusBadRequest},
+		{"other kind", `{"apiVersion":"demo.aggauth.io/v1","kind":"Gadget"}`, http.StatusBadRequest},
+		{"too large", `{"spec":{"x":"` + strings.Repeat("a", demo.MaxBodyBytes) + `"}}`, http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
+			_, err := demo.DecodeWidget(httptest.NewRecorder(), r)
+			if tt.code == 0 {
+				assert.NoError(t, err)
+				return
+			}
+			var st apierrors.APIStatus
+			require.ErrorAs(t, err, &st)
+			assert.Equal(t, int32(tt.code), st.Status().Code, "got %v", err)
+		})
+	}
+}
+
+func TestNotFoundAndMethodNotAllowed(t *testing.T) {
+	rec := httptest.NewRecorder()
+	demo.NotFound(rec, httptest.NewRequest(http.MethodGet, "/nothing", nil))
+	assert.Equal(t, http.StatusNotFound, rec.Code)
+	assert.JSONEq(t, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+		"message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}`, rec.Body.String())
+
+	rec = httptest.NewRecorder()
+	demo.MethodNotAllowed(rec, httptest.NewRequest(http.MethodPut, "/", nil))
+	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+}
+
+func TestWidgetJSON(t *testing.T) {
+	w := widget("a")
+	w.Status.CreatedBy = demo.UserInfo(bob)
+	data, err := json.Marshal(w)
+	require.NoError(t, err)
+	var back demo.Widget
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Equal(t, w, &back)
+
+	data, err = json.Marshal(widget("a"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), "status", "an empty status is left out")
+}
