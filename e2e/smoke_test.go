@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aggauth/aggauth/e2e/cluster"
@@ -24,6 +26,7 @@ const (
 	smokeGroup   = "smoke.aggauth.io"
 	smokeVersion = "v1"
 	smokePath    = "/apis/" + smokeGroup + "/" + smokeVersion
+	thingsPath   = smokePath + "/namespaces/default/things"
 )
 
 func TestMain(m *testing.M) { cluster.Main(m) }
@@ -70,6 +73,25 @@ func TestSmoke(t *testing.T) {
 		out, stderr, err = c.Kubectl(ctx, c.AdminKubeconfig(), "get", "apiservice", ext.APIServiceName())
 		require.NoError(t, err, stderr)
 		assert.Regexp(t, `(?m)^`+ext.APIServiceName()+`\s+\S+\s+True\s`, out)
+	})
+
+	t.Run("kube-apiserver authorizes before proxying", func(t *testing.T) {
+		carol, err := c.User("carol")
+		require.NoError(t, err)
+		_, err = carol.Client.Discovery().RESTClient().Get().AbsPath(thingsPath).DoRaw(ctx)
+		require.True(t, apierrors.IsForbidden(err), "got %v; want Forbidden", err)
+		assert.Nil(t, rec.last("carol"), "a request kube-apiserver denied reached the extension")
+
+		require.NoError(t, c.Grant(ctx, "default", "things-reader", alice.Name, rbacv1.PolicyRule{
+			APIGroups: []string{smokeGroup}, Resources: []string{"things"}, Verbs: []string{"list"},
+		}))
+		require.Eventually(t, func() bool { // RBAC's caches follow the new binding shortly
+			_, err := alice.Client.Discovery().RESTClient().Get().AbsPath(thingsPath).DoRaw(ctx)
+			return err == nil
+		}, time.Minute, 100*time.Millisecond)
+		got := rec.last(alice.Name)
+		require.NotNil(t, got)
+		assert.Equal(t, thingsPath, got.path)
 	})
 
 	t.Run("straight to the extension", func(t *testing.T) {
@@ -193,12 +215,15 @@ func (r *recorder) handler() http.Handler {
 		r.mu.Lock()
 		r.reqs = append(r.reqs, s)
 		r.mu.Unlock()
-		if req.URL.Path != smokePath {
-			http.NotFound(w, req)
-			return
-		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":%q,"resources":[]}`, smokeGroup+"/"+smokeVersion)
+		switch req.URL.Path {
+		case smokePath:
+			fmt.Fprintf(w, `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":%q,"resources":[]}`, smokeGroup+"/"+smokeVersion)
+		case thingsPath:
+			fmt.Fprint(w, `{"kind":"List","apiVersion":"v1","items":[]}`)
+		default:
+			http.NotFound(w, req)
+		}
 	})
 }
 

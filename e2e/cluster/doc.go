@@ -7,7 +7,7 @@
 // certificate and the service-account keys into a temporary directory, starts
 // etcd and kube-apiserver, and waits for /readyz. The Cluster then hands out
 // clients and kubeconfigs for the administrator and for any user
-// (Cluster.User), restarts kube-apiserver (optionally with a new front-proxy CA,
+// (Cluster.User) with RBAC (Cluster.Grant), restarts kube-apiserver (optionally with a new front-proxy CA,
 // RestartAPIServer) or stops it for an outage (StopAPIServer, StartAPIServer),
 // and runs kubectl.
 //

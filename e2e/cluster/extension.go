@@ -114,11 +114,13 @@ func (e *Extension) ServiceHost() string {
 	return e.Options.Name + "." + e.Options.Namespace + ".svc"
 }
 
-// Args are the flags that configure a Kubernetes-style extension server for
-// this registration: --secure-port, --tls-cert-file, --tls-private-key-file
-// and --kubeconfig.
+// Args are the flags, named as Kubernetes' secure serving and delegating
+// authentication and authorization options name them, that configure an
+// extension server for this registration: --bind-address=127.0.0.1,
+// --secure-port, --tls-cert-file, --tls-private-key-file and --kubeconfig.
 func (e *Extension) Args() []string {
 	return []string{
+		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(e.Port),
 		"--tls-cert-file=" + e.CertFile,
 		"--tls-private-key-file=" + e.KeyFile,
@@ -230,14 +232,4 @@ func (e *Extension) bindRBAC(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// bindClusterRole creates a ClusterRoleBinding name of role to subjects.
-func (c *Cluster) bindClusterRole(ctx context.Context, name, role string, subjects []rbacv1.Subject) error {
-	_, err := c.Client().RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-		Subjects:   subjects,
-	}, metav1.CreateOptions{})
-	return err
 }
