@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -88,8 +89,7 @@ func Start(t *testing.T, run RunFunc) *Env {
 	// The free port is found by listening on port 0 and closing the listener;
 	// another process may take it in between, so retry then.
 	for attempt := 0; ; attempt++ {
-		port := freePort(t)
-		err := env.start(t, run, append(args, "--secure-port", strconv.Itoa(port)))
+		err := env.start(t, run, args, freePort(t))
 		if errors.Is(err, syscall.EADDRINUSE) && attempt < 3 {
 			continue
 		}
@@ -98,11 +98,11 @@ func Start(t *testing.T, run RunFunc) *Env {
 	}
 }
 
-// start runs the server and waits for it to be ready; it returns run's error if
-// run returns first.
-func (e *Env) start(t *testing.T, run RunFunc, args []string) error {
-	port := args[len(args)-1]
-	e.BaseURL = "https://127.0.0.1:" + port
+// start runs the server on port and waits for it to be ready; it returns run's
+// error if run returns first.
+func (e *Env) start(t *testing.T, run RunFunc, args []string, port int) error {
+	e.BaseURL = "https://127.0.0.1:" + strconv.Itoa(port)
+	args = append(slices.Clone(args), "--secure-port", strconv.Itoa(port))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args) }()
