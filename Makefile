@@ -31,6 +31,31 @@ lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
+## bench: every benchmark of bench/ and authz's BenchmarkKey, BENCH_COUNT runs each
+## (enough for benchstat), into bench/results.txt with the machine's description
+## around it, then bench/BENCHMARKS.md from it (about 13 minutes on 2 cores).
+bench: BENCH_COUNT ?= 6
+bench:
+	@set -eo pipefail; out=bench/results.txt.tmp; \
+	$(GO) build -o /dev/null ./bench/report; \
+	$(GO) run ./bench/report -stamp start > $$out; \
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 60m ./bench/ | tee -a $$out; \
+	$(GO) test -run '^$$' -bench '^BenchmarkKey$$' -benchmem -count $(BENCH_COUNT) ./authz/ | tee -a $$out; \
+	$(GO) run ./bench/report -stamp end >> $$out; \
+	mv $$out bench/results.txt
+	$(GO) run ./bench/report -results bench/results.txt -load bench/load.txt -out bench/BENCHMARKS.md
+	@echo "wrote bench/results.txt and bench/BENCHMARKS.md"
+
+## load: the HTTP/2 load test (bench/load): a bare handler, aggauth's chain and
+## Kubernetes' filters over TLS on loopback, 64 streams, 10 s each by default
+## (LOAD_FLAGS=-duration=30s to change); output in bench/load.txt, which
+## bench/BENCHMARKS.md includes (refreshed here when bench/results.txt exists).
+## Not part of make test.
+load: LOAD_FLAGS ?=
+load:
+	@set -eo pipefail; $(GO) run ./bench/load $(LOAD_FLAGS) | tee bench/load.txt.tmp; mv bench/load.txt.tmp bench/load.txt
+	@if [ -f bench/results.txt ]; then $(GO) run ./bench/report -results bench/results.txt -load bench/load.txt -out bench/BENCHMARKS.md; fi
+
 e2e:
 	@if [ -d e2e ]; then $(MAKE) -C e2e e2e; else echo "e2e: no suite yet"; fi
 

@@ -1,0 +1,98 @@
+// Command report writes bench/BENCHMARKS.md from the output of go test -bench
+// (bench/results.txt, as make bench writes it) and, when present, the output
+// of the load test (bench/load.txt): the machine, the targets of DESIGN.md
+// with met or not met, and a table per benchmark with the median ns/op, B/op,
+// allocs/op and custom metrics of every sub-benchmark, the ratio
+// kubernetes/aggauth and the overhead over the bare handler.
+//
+// With -stamp it instead prints benchfmt configuration lines describing the
+// machine now (date, CPU model, cores, Go version, load average), which make
+// bench writes around the benchmark output so that results.txt is
+// self-describing and still readable by benchstat.
+//
+//	go run ./bench/report -stamp start > bench/results.txt
+//	go test -run '^$' -bench . -count 6 ./bench/ >> bench/results.txt
+//	go run ./bench/report -stamp end >> bench/results.txt
+//	go run ./bench/report -results bench/results.txt -load bench/load.txt -out bench/BENCHMARKS.md
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+func main() {
+	stamp := flag.String("stamp", "", "print the machine's configuration lines for the start or the end of a run (start|end) and exit")
+	results := flag.String("results", "bench/results.txt", "go test -bench output to read")
+	load := flag.String("load", "bench/load.txt", "load test output to include, if the file exists")
+	out := flag.String("out", "bench/BENCHMARKS.md", "Markdown file to write")
+	flag.Parse()
+	if err := run(*stamp, *results, *load, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}
+
+func run(stamp, resultsPath, loadPath, outPath string) error {
+	switch stamp {
+	case "start":
+		fmt.Printf("date: %s\ncpu-model: %s\ncores: %d\ngomaxprocs: %d\ngo-version: %s\nloadavg-start: %s\n",
+			time.Now().UTC().Format(time.RFC3339), cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadAvg())
+		return nil
+	case "end":
+		fmt.Printf("date-end: %s\nloadavg-end: %s\n", time.Now().UTC().Format(time.RFC3339), loadAvg())
+		return nil
+	case "":
+	default:
+		return fmt.Errorf("-stamp %q: want start or end", stamp)
+	}
+	f, err := os.Open(resultsPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	set, err := parse(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", resultsPath, err)
+	}
+	load, err := os.ReadFile(loadPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var b strings.Builder
+	render(&b, set, resultsPath, string(load))
+	return os.WriteFile(outPath, []byte(b.String()), 0o644)
+}
+
+// cpuModel returns the model name of the first CPU in /proc/cpuinfo.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
