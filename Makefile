@@ -5,11 +5,12 @@ FUZZTIME ?= 10s
 # Packages of the library module (example/ and e2e/ are modules of their own).
 PKGS := ./...
 
-.PHONY: test unit vet fuzz lint bench load e2e demo tools
+.PHONY: test unit vet fuzz example lint bench load e2e demo tools
 
 ## test: everything CI runs: vet, the unit tests with the race detector, a short
-## pass of every fuzz target, then the end-to-end suite against a real kube-apiserver.
-test: vet unit fuzz e2e
+## pass of every fuzz target, the example servers' tests, then the end-to-end suite
+## against a real kube-apiserver.
+test: vet unit fuzz example e2e
 
 vet:
 	$(GO) vet $(PKGS)
@@ -26,6 +27,10 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+## example: the example servers (their own module) against a fake kube-apiserver.
+example:
+	cd example && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
