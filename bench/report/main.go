@@ -61,6 +61,9 @@ func run(stamp, resultsPath, loadPath, outPath string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", resultsPath, err)
 	}
+	for _, m := range set.malformed {
+		fmt.Fprintf(os.Stderr, "report: %s: skipped %s\n", resultsPath, m)
+	}
 	load, err := os.ReadFile(loadPath)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

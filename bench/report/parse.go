@@ -21,9 +21,10 @@ type result struct {
 
 // set is a parsed results file.
 type set struct {
-	config  map[string]string // first value of each configuration line
-	results []*result         // in order of appearance
-	byName  map[string]*result
+	config    map[string]string // first value of each configuration line
+	results   []*result         // in order of appearance
+	byName    map[string]*result
+	malformed []string // result lines that could not be read, such as a line a log message broke into
 }
 
 var (
@@ -48,7 +49,7 @@ func parse(r io.Reader) (*set, error) {
 			continue
 		}
 		if err := s.add(line); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
+			s.malformed = append(s.malformed, fmt.Sprintf("line %d: %v", n, err))
 		}
 	}
 	if err := sc.Err(); err != nil {

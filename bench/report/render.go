@@ -29,6 +29,9 @@ func render(b *strings.Builder, s *set, resultsPath, load string) {
 	fmt.Fprintf(b, "# Benchmarks\n\n")
 	fmt.Fprintf(b, "Written by `make bench` (`go run ./bench/report`) from [`%s`](%s), the raw `go test -bench` output;\n", baseName(resultsPath), baseName(resultsPath))
 	fmt.Fprintf(b, "do not edit by hand. Every number is the median of %d runs; ± is the largest distance of a run from the median.\n\n", runs(s))
+	if len(s.malformed) > 0 {
+		fmt.Fprintf(b, "%d result lines of the file could not be read and are left out (see `go run ./bench/report`).\n\n", len(s.malformed))
+	}
 	renderMachine(b, s)
 	renderTargets(b, evaluate(s, load))
 	fmt.Fprintf(b, "## Results\n\n")
