@@ -29,8 +29,6 @@ const (
 	thingsPath   = smokePath + "/namespaces/default/things"
 )
 
-func TestMain(m *testing.M) { cluster.Main(m) }
-
 // TestSmoke runs the aggregation flow once through the real control plane:
 // kube-apiserver publishes the front-proxy configuration, proxies a user's
 // request to an extension registered on loopback with the user's identity and

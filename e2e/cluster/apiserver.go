@@ -60,6 +60,7 @@ func (c *Cluster) apiserverArgs() []string {
 	if len(c.opts.RequestHeaderUIDHeaders) > 0 {
 		args = append(args, "--requestheader-uid-headers="+strings.Join(c.opts.RequestHeaderUIDHeaders, ","))
 	}
+	args = append(args, c.auditArgs()...)
 	return append(args, c.opts.ExtraAPIServerArgs...)
 }
 

@@ -150,15 +150,18 @@ func (e *Extension) ServerTLSConfig() *tls.Config {
 func (e *Extension) URL() string { return "https://127.0.0.1:" + strconv.Itoa(e.Port) }
 
 // HTTPClient returns a client that sends requests straight to the extension:
-// it trusts the extension's CA and presents certs (none: no client
-// certificate).
+// it trusts the extension's CA and presents the first of certs (none: no
+// client certificate). The certificate is presented whatever authorities the
+// server names as acceptable, as client-go's transport (and so the aggregator)
+// does: the server, not the client, decides whether it is trusted.
 func (e *Extension) HTTPClient(certs ...tls.Certificate) *http.Client {
+	tlsCfg := &tls.Config{RootCAs: e.CA.Pool(), MinVersion: tls.VersionTLS12}
+	if len(certs) > 0 {
+		cert := certs[0]
+		tlsCfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+	}
 	tr := &http.Transport{
-		TLSClientConfig: &tls.Config{
-			RootCAs:      e.CA.Pool(),
-			Certificates: certs,
-			MinVersion:   tls.VersionTLS12,
-		},
+		TLSClientConfig:     tlsCfg,
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     30 * time.Second,

@@ -32,6 +32,11 @@ type Options struct {
 	RequestHeaderUIDHeaders []string
 	// ExtraAPIServerArgs are appended to kube-apiserver's flags. Default none.
 	ExtraAPIServerArgs []string
+	// AuditPolicy, when set, is an audit policy (audit.k8s.io/v1 Policy, YAML)
+	// for kube-apiserver, which then writes its audit events to AuditLogPath;
+	// read them with AuditEvents. AuditSubjectAccessReviews records the
+	// SubjectAccessReviews. Default: no auditing.
+	AuditPolicy string
 }
 
 // Cluster is a running etcd and kube-apiserver (with its aggregator) on
@@ -96,6 +101,9 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	c.ports = ports{etcdClient: p[0], etcdPeer: p[1], apiserver: p[2]}
 	if err := c.writePKI(); err != nil {
+		return err
+	}
+	if err := c.writeAuditPolicy(); err != nil {
 		return err
 	}
 	if err := c.startEtcd(ctx); err != nil {

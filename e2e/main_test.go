@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aggauth/aggauth/e2e/cluster"
+	"github.com/aggauth/aggauth/e2e/internal/demoapi"
+)
+
+// TestMain stops every process and removes every file the tests started or
+// wrote, also when a test fails or the run is interrupted.
+func TestMain(m *testing.M) { cluster.Main(m) }
+
+// The scenarios of the example server, run against a real control plane:
+//
+//   - 1 to 5 and 8 share one control plane (sharedEnv); each uses users,
+//     namespaces and RBAC of its own, so that they do not depend on each other
+//     or on their order.
+//   - 6 (front-proxy CA rotation) and 7 (outage) restart or stop
+//     kube-apiserver, each on a control plane of its own (newEnv).
+
+// scenarioTimeout bounds one scenario.
+const scenarioTimeout = 5 * time.Minute
+
+// env is a control plane with the example server (nethttp) registered as the
+// extension apiserver of demo.aggauth.io/v1.
+type env struct {
+	c   *cluster.Cluster
+	srv *demoapi.Server
+}
+
+// clusterOptions records the SubjectAccessReviews in kube-apiserver's audit
+// log, so that tests can tell who the extension asked about.
+func clusterOptions() cluster.Options {
+	return cluster.Options{AuditPolicy: cluster.AuditSubjectAccessReviews}
+}
+
+var example struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// exampleBinary builds the nethttp example server from the current source,
+// once per test run.
+func exampleBinary(t *testing.T) string {
+	t.Helper()
+	example.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		start := time.Now()
+		example.path, example.err = demoapi.Build(ctx, "nethttp")
+		if example.err == nil {
+			t.Logf("built %s in %s", example.path, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if example.err != nil {
+		t.Fatalf("build the example server: %v", example.err)
+	}
+	return example.path
+}
+
+var shared struct {
+	once sync.Once
+	env  *env
+	err  error
+}
+
+// sharedEnv returns the control plane the scenarios that leave kube-apiserver
+// running share, starting it on first use; TestMain stops it. When the test
+// fails, the tails of the processes' logs are logged.
+func sharedEnv(t *testing.T) *env {
+	t.Helper()
+	bin := exampleBinary(t)
+	shared.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+		defer cancel()
+		opts := clusterOptions()
+		opts.Progress = testWriter{t} // only written to during Start
+		c, err := cluster.Start(ctx, opts)
+		if err != nil {
+			shared.err = err
+			return
+		}
+		srv, err := demoapi.Start(ctx, c, bin)
+		if err != nil {
+			shared.err = err
+			_ = c.Stop()
+			return
+		}
+		shared.env = &env{c: c, srv: srv}
+	})
+	if shared.err != nil {
+		t.Fatalf("start the shared control plane and the example server: %v", shared.err)
+	}
+	e := shared.env
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log("logs:\n" + e.c.LogTails(40))
+		}
+	})
+	return e
+}
+
+// newEnv starts a control plane of the test's own with the example server
+// registered; it is stopped when the test ends.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	bin := exampleBinary(t)
+	c := cluster.StartT(t, clusterOptions())
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+	defer cancel()
+	srv, err := demoapi.Start(ctx, c, bin)
+	if err != nil {
+		t.Fatalf("start the example server: %v", err)
+	}
+	return &env{c: c, srv: srv}
+}
+
+// testWriter writes to a test's log, a line per Write.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(trimNewline(p)))
+	return len(p), nil
+}
+
+func trimNewline(p []byte) []byte {
+	for len(p) > 0 && p[len(p)-1] == '\n' {
+		p = p[:len(p)-1]
+	}
+	return p
+}
