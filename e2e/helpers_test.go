@@ -209,3 +209,11 @@ func kubectlFails(ctx context.Context, t *testing.T, c *cluster.Cluster, kubecon
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// statusOf returns the Status of an error kube-apiserver answered.
+func statusOf(t *testing.T, err error) metav1.Status {
+	t.Helper()
+	var se apierrors.APIStatus
+	require.ErrorAs(t, err, &se)
+	return se.Status()
+}
