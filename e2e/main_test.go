@@ -98,8 +98,8 @@ func sharedEnv(t *testing.T) *env {
 	}
 	e := shared.env
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log("logs:\n" + e.c.LogTails(40))
+		if t.Failed() { // TestMain prints the other processes' logs at exit
+			t.Logf("last lines of the example server's log (%s):\n%s", e.srv.Process.LogFile, e.srv.Process.Tail(40))
 		}
 	})
 	return e

@@ -20,17 +20,20 @@ func ExampleDir() string {
 	if d := os.Getenv("AGGAUTH_EXAMPLE_DIR"); d != "" {
 		return d
 	}
-	_, file, _, ok := runtime.Caller(0)
-	if !ok || !filepath.IsAbs(file) {
-		return filepath.Join("..", "example")
-	}
-	// file is e2e/internal/demoapi/build.go.
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "example")
+	return filepath.Join(e2eDir(), "..", "example")
 }
 
 // CacheDir is where Build puts the binaries: e2e/.cache/example.
-func CacheDir() string {
-	return filepath.Join(ExampleDir(), "..", "e2e", ".cache", "example")
+func CacheDir() string { return filepath.Join(e2eDir(), ".cache", "example") }
+
+// e2eDir is the e2e module's directory, found from this file's path.
+func e2eDir() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok || !filepath.IsAbs(file) {
+		return "." // go test and go run in the e2e module run there
+	}
+	// file is e2e/internal/demoapi/build.go.
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // Build compiles the example server named server (see Servers) from the

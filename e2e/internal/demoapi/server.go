@@ -2,7 +2,6 @@ package demoapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -105,6 +104,3 @@ func (s *Server) Running() bool {
 	exited, _ := s.Process.Exited()
 	return !exited
 }
-
-// ErrNotRunning is returned for a server whose process has exited.
-var ErrNotRunning = errors.New("demoapi: the server is not running")
