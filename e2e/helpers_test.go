@@ -217,3 +217,11 @@ func statusOf(t *testing.T, err error) metav1.Status {
 	require.ErrorAs(t, err, &se)
 	return se.Status()
 }
+
+// codeOrZero returns the status code, or 0 for a nil reply (a transport error).
+func (r *reply) codeOrZero() int {
+	if r == nil {
+		return 0
+	}
+	return r.code
+}
