@@ -2,5 +2,14 @@
 // kube-apiserver aggregation layer and etcd started on loopback by package
 // cluster, with the binaries built from the tools module (see the Makefile).
 //
+// The example server (example/nethttp) is built from the current source on
+// every run and runs as an extension apiserver configured only from the
+// cluster, registered with an APIService. One test per scenario of the
+// aggregation flow (TestScenario1APIServiceAvailable to
+// TestScenario8DiscoveryWithoutReviews) checks it from outside, as users and
+// kube-apiserver see it; kube-apiserver's audit log says whom every
+// SubjectAccessReview the extension sent was about. TestSmoke checks the
+// control plane itself with a minimal extension.
+//
 // Run them with `make -C e2e e2e` (or `make e2e` at the root).
 package e2e

@@ -14,9 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -128,34 +126,11 @@ func proxyClient(t *testing.T, e *env) *http.Client {
 	return c
 }
 
-// widgetRule allows verbs on widgets.
-func widgetRule(verbs ...string) rbacv1.PolicyRule {
-	return rbacv1.PolicyRule{APIGroups: []string{demoapi.Group}, Resources: []string{demoapi.Resource}, Verbs: verbs}
-}
-
 // grantWidgets lets user do verbs on widgets in namespace (cluster-wide for
-// ""), under a role and binding named name, and waits until kube-apiserver's
-// RBAC allows every verb: RBAC follows new bindings shortly, not at once.
+// ""), and waits until kube-apiserver's RBAC allows them.
 func grantWidgets(ctx context.Context, t *testing.T, c *cluster.Cluster, namespace, name, user string, verbs ...string) {
 	t.Helper()
-	require.NoError(t, c.Grant(ctx, namespace, name, user, widgetRule(verbs...)))
-	for _, verb := range verbs {
-		eventually(ctx, t, time.Minute, fmt.Sprintf("RBAC allows %s to %s widgets in %q", user, verb, namespace), func(ctx context.Context) error {
-			sar, err := c.Client().AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-				Spec: authorizationv1.SubjectAccessReviewSpec{User: user, Groups: []string{"system:authenticated"},
-					ResourceAttributes: &authorizationv1.ResourceAttributes{
-						Namespace: namespace, Verb: verb, Group: demoapi.Group, Version: demoapi.Version, Resource: demoapi.Resource,
-					}},
-			}, metav1.CreateOptions{})
-			if err != nil {
-				return err
-			}
-			if !sar.Status.Allowed {
-				return fmt.Errorf("not allowed: %q", sar.Status.Reason)
-			}
-			return nil
-		})
-	}
+	require.NoError(t, demoapi.GrantWidgets(ctx, c, namespace, name, user, verbs...))
 }
 
 // createNamespace creates a namespace as the administrator.

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/aggauth/aggauth/e2e/cluster"
+	"github.com/aggauth/aggauth/e2e/internal/demoapi"
+)
+
+// demo is the running demo: the control plane, the example server and the
+// tour's users.
+type demo struct {
+	out        io.Writer
+	c          *cluster.Cluster
+	srv        *demoapi.Server
+	alice, bob *cluster.User
+	dir        string            // the tour's manifests
+	names      *strings.Replacer // long paths to the short names the tour shows
+	n          int               // steps shown so far
+}
+
+// step is one kubectl command of the tour, run as the user of kubeconfig.
+type step struct {
+	title      string
+	kubeconfig string
+	args       []string
+	// check says whether the command behaved as the title says.
+	check func(stdout, stderr string, err error) error
+	// filter, when set, selects the output lines to show.
+	filter func(line string) bool
+}
+
+// tour runs the steps, each shown with its output; it stops at the first step
+// that does not behave as shown.
+func (d *demo) tour(ctx context.Context) error {
+	if err := d.prepare(); err != nil {
+		return err
+	}
+	steps := [][]step{d.registration(), d.allowed(), d.refused(), d.missingNamespace()}
+	for _, group := range steps {
+		for _, s := range group {
+			if err := d.run(ctx, s); err != nil {
+				return err
+			}
+		}
+	}
+	return d.cache(ctx)
+}
+
+// prepare writes the manifests and shows the names the commands use.
+func (d *demo) prepare() error {
+	d.dir = filepath.Join(d.c.Dir(), "tour")
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return err
+	}
+	files := map[string]string{
+		"blue.yaml":    demoapi.WidgetYAML("default", "blue", "blue"),
+		"nowhere.yaml": demoapi.WidgetYAML("nowhere", "red", "red"),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(d.dir, name), []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	vars := []struct{ name, value, about string }{
+		{"ADMIN", d.c.AdminKubeconfig(), "kubeconfig of admin, in group system:masters"},
+		{"ALICE", d.alice.Kubeconfig, "kubeconfig of alice, with RBAC for widgets"},
+		{"BOB", d.bob.Kubeconfig, "kubeconfig of bob, without RBAC"},
+		{"EXAMPLE_CA", d.srv.CAFile, "the example server's CA"},
+		{"EXAMPLE", d.srv.URL(), "the example server, straight (not through kube-apiserver)"},
+		{"TOUR", d.dir, "the tour's manifests"},
+	}
+	fmt.Fprintf(d.out, "\nThe tour. Each step is a kubectl command and its output. To run them yourself:\n\n   alias kubectl=%s\n", d.c.KubectlPath())
+	var pairs []string
+	for _, v := range vars {
+		fmt.Fprintf(d.out, "   export %s=%s   # %s\n", v.name, v.value, v.about)
+		pairs = append(pairs, v.value, "$"+v.name)
+	}
+	d.names = strings.NewReplacer(pairs...)
+	return nil
+}
+
+func (d *demo) registration() []step {
+	return []step{{
+		title:      "kube-apiserver's aggregation layer has registered the example server and reports it Available.",
+		kubeconfig: d.c.AdminKubeconfig(),
+		args:       []string{"get", "apiservice", demoapi.APIServiceName},
+		check: matches(`(?m)^` + regexp.QuoteMeta(demoapi.APIServiceName) + `\s+` +
+			demoapi.Namespace + `/` + demoapi.ServiceName + `\s+True\s`),
+	}}
+}
+
+func (d *demo) allowed() []step {
+	return []step{{
+		title: "alice, who has RBAC for widgets, lists them. kube-apiserver authorizes her and proxies the request " +
+			"to the example server with her identity in headers; aggauth checks the front proxy's certificate, " +
+			"and authorizes alice again with a SubjectAccessReview.",
+		kubeconfig: d.alice.Kubeconfig,
+		args:       []string{"get", "widgets", "-n", "default"},
+		check:      matches(`^No resources found in default namespace\.\n$`),
+	}, {
+		title:      "alice creates a widget from $TOUR/blue.yaml:\n" + indent(demoapi.WidgetYAML("default", "blue", "blue")),
+		kubeconfig: d.alice.Kubeconfig,
+		args:       []string{"create", "-f", filepath.Join(d.dir, "blue.yaml")},
+		check:      matches(`^widget\.demo\.aggauth\.io/blue created\n$`),
+	}, {
+		title: "The example server recorded who created it, as aggauth authenticated her: " +
+			"her name, her groups and the credential id of her client certificate.",
+		kubeconfig: d.alice.Kubeconfig,
+		args:       []string{"get", "widget", "blue", "-n", "default", "-o", "jsonpath={.status.createdBy}"},
+		check: matches(`"username":"alice"`, `"widget-makers"`, `"system:authenticated"`,
+			regexp.QuoteMeta(demoapi.CredentialID(d.alice.Cert.Cert))),
+	}}
+}
+
+func (d *demo) refused() []step {
+	forbidden := `^Error from server \(Forbidden\): widgets\.demo\.aggauth\.io is forbidden: User "bob" cannot list resource "widgets" in API group "demo\.aggauth\.io" in the namespace "default"\n$`
+	return []step{{
+		title:      "bob has no RBAC for widgets: kube-apiserver refuses him before proxying anything.",
+		kubeconfig: d.bob.Kubeconfig,
+		args:       []string{"get", "widgets", "-n", "default"},
+		check:      fails(forbidden),
+	}, {
+		title: "Straight to the example server with his client certificate, bob gets the example server's own " +
+			"answer, worded the same way: aggauth authenticated his certificate (the cluster's client CA, from " +
+			"the ConfigMap) and asked kube-apiserver with a SubjectAccessReview.",
+		kubeconfig: d.bob.Kubeconfig,
+		args:       []string{"--server=" + d.srv.URL(), "--certificate-authority=" + d.srv.CAFile, "get", "widgets", "-n", "default"},
+		check:      fails(forbidden),
+	}}
+}
+
+func (d *demo) missingNamespace() []step {
+	file := filepath.Join(d.dir, "nowhere.yaml")
+	return []step{{
+		title: "alice creates a widget in the namespace \"nowhere\", which does not exist. kube-apiserver lets it " +
+			"through (alice may create widgets in any namespace); aggauth's namespace admission refuses it as " +
+			"kube-apiserver refuses its own resources.",
+		kubeconfig: d.alice.Kubeconfig,
+		args:       []string{"create", "-f", file},
+		check: fails(`^Error from server \(NotFound\): error when creating "` + regexp.QuoteMeta(file) +
+			`": namespaces "nowhere" not found\n$`),
+	}}
+}
+
+// run shows a step's command, runs it, shows its output and checks it.
+func (d *demo) run(ctx context.Context, s step) error {
+	d.n++
+	fmt.Fprintf(d.out, "\n%d. %s\n", d.n, d.names.Replace(s.title))
+	return d.command(ctx, s)
+}
+
+// command runs s's command as part of the current step.
+func (d *demo) command(ctx context.Context, s step) error {
+	shown := append([]string{"kubectl", "--kubeconfig=" + s.kubeconfig}, s.args...)
+	fmt.Fprintf(d.out, "   $ %s\n", d.names.Replace(strings.Join(shown, " ")))
+	stdout, stderr, err := d.c.Kubectl(ctx, s.kubeconfig, s.args...)
+	output := stdout + stderr
+	if s.filter != nil {
+		var kept []string
+		for _, line := range strings.Split(output, "\n") {
+			if s.filter(line) {
+				kept = append(kept, line)
+			}
+		}
+		output = strings.Join(kept, "\n")
+	}
+	fmt.Fprint(d.out, indent(d.names.Replace(output)))
+	if cerr := s.check(stdout, stderr, err); cerr != nil {
+		return fmt.Errorf("step %d: %s: %w", d.n, d.names.Replace(strings.Join(shown, " ")), cerr)
+	}
+	return nil
+}
+
+// matches checks that kubectl succeeded and its output matches every pattern.
+func matches(patterns ...string) func(string, string, error) error {
+	return func(stdout, stderr string, err error) error {
+		if err != nil {
+			return fmt.Errorf("kubectl failed (%v): %s", err, stderr)
+		}
+		return match(stdout+stderr, patterns)
+	}
+}
+
+// fails checks that kubectl failed and its error output matches every pattern.
+func fails(patterns ...string) func(string, string, error) error {
+	return func(stdout, stderr string, err error) error {
+		var exit interface{ ExitCode() int }
+		if !errors.As(err, &exit) {
+			return fmt.Errorf("kubectl succeeded, or did not run (%v); want it to fail", err)
+		}
+		return match(stderr, patterns)
+	}
+}
+
+func match(output string, patterns []string) error {
+	for _, p := range patterns {
+		if !regexp.MustCompile(p).MatchString(output) {
+			return fmt.Errorf("output %q does not match %q", output, p)
+		}
+	}
+	return nil
+}
