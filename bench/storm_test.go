@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -17,9 +16,9 @@ import (
 	authorizationcel "k8s.io/apiserver/pkg/authorization/cel"
 	"k8s.io/apiserver/plugin/pkg/authorizer/webhook"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
-	"k8s.io/klog/v2"
 
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/bench/load/fixture"
 )
 
 // The storm: stormUsers distinct users send stormRepeats identical requests
@@ -36,10 +35,7 @@ const (
 // through klog, and a log line written while a benchmark's result line is
 // being printed breaks that line for benchstat and bench/report. Benchmarks
 // check their answers themselves.
-func init() {
-	klog.LogToStderr(false)
-	klog.SetOutput(io.Discard)
-}
+func init() { fixture.DiscardKlog() }
 
 // BenchmarkStorm sends 10,000 authorization requests from 1,000 distinct users
 // (ten identical requests each, all released together) through a fresh

@@ -15,15 +15,12 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
-
-	"k8s.io/klog/v2"
 
 	"github.com/aggauth/aggauth/bench/load/fixture"
 )
@@ -38,10 +35,7 @@ func main() {
 	sarLatency := flag.Duration("sar-latency", 0, "SubjectAccessReview answer delay of the stand-in kube-apiserver")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (client and server) to this file")
 	flag.Parse()
-	// Kubernetes' webhook authorizer logs through klog every review a request
-	// gives up when a round ends; the results count failures themselves.
-	klog.LogToStderr(false)
-	klog.SetOutput(io.Discard)
+	fixture.DiscardKlog()
 	if *cpuProfile != "" {
 		stop, err := startProfile(*cpuProfile)
 		if err != nil {
