@@ -50,7 +50,9 @@ func TestScenario6FrontProxyRotation(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, code, "before the rotation")
 
+	start := time.Now()
 	require.NoError(t, c.RestartAPIServer(ctx, cluster.RestartOptions{RotateFrontProxy: true, KeepOldFrontProxyCA: true}))
+	t.Logf("kube-apiserver restarted with a new front-proxy CA in %s", time.Since(start).Round(time.Millisecond))
 	require.NotEqual(t, oldProxy.CertPEM, c.FrontProxyClient().CertPEM)
 	newClient := proxyClient(t, e) // the new front-proxy certificate
 

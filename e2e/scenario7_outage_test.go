@@ -41,8 +41,10 @@ func TestScenario7Outage(t *testing.T) {
 	before, err := srv.Metrics(ctx)
 	require.NoError(t, err)
 
+	start := time.Now()
 	require.NoError(t, c.StopAPIServer(ctx))
 	require.False(t, c.APIServerRunning())
+	t.Logf("kube-apiserver stopped in %s", time.Since(start).Round(time.Millisecond))
 
 	t.Run("uncached decisions: 503", func(t *testing.T) {
 		requests := []struct {
@@ -78,7 +80,9 @@ func TestScenario7Outage(t *testing.T) {
 		assert.Zero(t, during[demoapi.MetricStale], "no stale allow")
 	})
 
+	start = time.Now()
 	require.NoError(t, c.StartAPIServer(ctx))
+	t.Logf("kube-apiserver ready again in %s", time.Since(start).Round(time.Millisecond))
 
 	t.Run("recovered by itself", func(t *testing.T) {
 		answers := []struct {
