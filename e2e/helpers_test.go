@@ -183,8 +183,6 @@ func kubectlFails(ctx context.Context, t *testing.T, c *cluster.Cluster, kubecon
 	return strings.TrimSpace(errOut)
 }
 
-func itoa(n int) string { return fmt.Sprint(n) }
-
 // statusOf returns the Status of an error kube-apiserver answered.
 func statusOf(t *testing.T, err error) metav1.Status {
 	t.Helper()

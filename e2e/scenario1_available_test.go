@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,7 +27,7 @@ func TestScenario1APIServiceAvailable(t *testing.T) {
 	t.Run("configured from the cluster only", func(t *testing.T) {
 		assert.Equal(t, []string{
 			"--bind-address=127.0.0.1",
-			"--secure-port=" + itoa(srv.Port),
+			"--secure-port=" + strconv.Itoa(srv.Port),
 			"--tls-cert-file=" + srv.CertFile,
 			"--tls-private-key-file=" + srv.KeyFile,
 			"--kubeconfig=" + srv.Identity.Kubeconfig,
