@@ -2,7 +2,9 @@ package authn
 
 import (
 	"crypto/x509"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"k8s.io/utils/clock"
@@ -36,8 +38,14 @@ type verifyResult struct {
 }
 
 // verifyCache caches x509 chain verifications. It is safe for concurrent use.
+//
+// A small direct-mapped table of atomic pointers sits in front of the LRU: the
+// aggregator sends nearly every request over a few kept-alive connections, so
+// the answer is almost always there, found without a lock. The LRU (which locks
+// on every Get to keep its order) bounds the memory and backs the table.
 type verifyCache struct {
 	clock clock.PassiveClock
+	front [frontSlots]atomic.Pointer[frontEntry]
 	lru   *lru.Cache[verifyKey, *verifyResult]
 	// derive computes, once per successful verification, what the authenticator
 	// needs from the verified chains (the client-certificate user, say).
@@ -60,18 +68,41 @@ func newVerifyCache(size int, clk clock.PassiveClock, derive func([][]*x509.Cert
 	return &verifyCache{clock: clk, lru: c, derive: derive, wrap: wrap}
 }
 
+// frontSlots is the size of the lock-free table in front of the LRU.
+const frontSlots = 16
+
+type frontEntry struct {
+	key verifyKey
+	res *verifyResult
+}
+
+// slot picks the table entry of a leaf: certificates are heap objects, so the
+// address bits above the allocation alignment spread them.
+func slot(leaf *x509.Certificate) int {
+	return int(uintptr(unsafe.Pointer(leaf))>>6) % frontSlots
+}
+
 // verify checks certs[0] against ca with the clientAuth usage, using certs[1:] as
 // intermediates, exactly as Kubernetes' x509 authenticator does on every request,
 // but only once per leaf, presented chain and CA bundle while the result holds.
 func (c *verifyCache) verify(certs []*x509.Certificate, ca *CABundle) *verifyResult {
 	now := c.clock.Now()
 	key := verifyKey{leaf: certs[0], ca: ca}
-	if r, ok := c.lru.Get(key); ok && !now.After(r.expires) && samePointers(r.intermediates, certs[1:]) {
-		return r
+	front := &c.front[slot(certs[0])]
+	if e := front.Load(); e != nil && e.key == key && c.valid(e.res, certs, now) {
+		return e.res
 	}
-	r := c.compute(certs, ca, now)
-	c.lru.Add(key, r)
+	r, ok := c.lru.Get(key)
+	if !ok || !c.valid(r, certs, now) {
+		r = c.compute(certs, ca, now)
+		c.lru.Add(key, r)
+	}
+	front.Store(&frontEntry{key: key, res: r})
 	return r
+}
+
+func (c *verifyCache) valid(r *verifyResult, certs []*x509.Certificate, now time.Time) bool {
+	return !now.After(r.expires) && samePointers(r.intermediates, certs[1:])
 }
 
 func (c *verifyCache) compute(certs []*x509.Certificate, ca *CABundle, now time.Time) *verifyResult {

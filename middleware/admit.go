@@ -53,15 +53,31 @@ func Admit(opts AdmitOptions) (func(http.Handler) http.Handler, error) {
 				WriteStatus(w, errNoRequestInfo)
 				return
 			}
-			if info.IsResourceRequest && !readOnly(info.Verb) {
-				if err := check.Admit(ctx, admissionAttributes(r, info)); err != nil {
-					WriteStatus(w, err)
-					return
-				}
+			if admitted(w, r, check, info) {
+				next.ServeHTTP(w, r)
 			}
-			next.ServeHTTP(w, r)
 		})
 	}, nil
+}
+
+// admitted runs check on a mutating resource request described by info and
+// writes its refusal; it reports whether the request may proceed. It reuses the
+// attributes RequestAttributes stored, when there are any.
+func admitted(w http.ResponseWriter, r *http.Request, check admission.Interface, info *request.RequestInfo) bool {
+	if !info.IsResourceRequest || readOnly(info.Verb) {
+		return true
+	}
+	var attrs authorizer.Attributes
+	if s := stateFrom(r.Context()); s != nil && s.attrs.RequestInfo() == info && s.attrs.User != nil {
+		attrs = &s.attrs
+	} else {
+		attrs = admissionAttributes(r, info)
+	}
+	if err := check.Admit(r.Context(), attrs); err != nil {
+		WriteStatus(w, err)
+		return false
+	}
+	return true
 }
 
 // readOnly reports whether verb has no side effects, as

@@ -51,29 +51,44 @@ func Authenticate(opts AuthenticateOptions) (func(http.Handler) http.Handler, er
 	if logger == nil {
 		logger = slog.Default()
 	}
-	clear := authn.ClearHeaders
+	a := &authenticateStep{auth: opts.Authenticator, logger: logger, clear: authn.ClearHeaders}
 	if hc, ok := opts.Authenticator.(headerClearer); ok {
-		clear = hc.ClearHeaders
+		a.clear = hc.ClearHeaders
 	}
-	auth := opts.Authenticator
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			resp, ok, err := auth.AuthenticateRequest(r)
-			if err != nil || !ok {
-				if err != nil {
-					logger.Info("unable to authenticate the request", "path", r.URL.Path, "err", err)
-				}
-				Unauthorized(w, r)
-				return
+			if u := a.authenticate(w, r); u != nil {
+				next.ServeHTTP(w, r.WithContext(request.WithUser(r.Context(), u)))
 			}
-			clear(r.Header)
-			if r.ProtoMajor == 2 && resp.User.GetName() == user.Anonymous {
-				// kube-apiserver's UnauthenticatedHTTP2DOSMitigation.
-				w.Header().Set("Connection", "close")
-			}
-			next.ServeHTTP(w, r.WithContext(request.WithUser(r.Context(), resp.User)))
 		})
 	}, nil
+}
+
+// authenticateStep is the work of the Authenticate middleware, shared with the
+// composed Chain.
+type authenticateStep struct {
+	auth   authenticator.Request
+	logger *slog.Logger
+	clear  func(http.Header)
+}
+
+// authenticate returns the caller, with the identity headers removed from r, or
+// writes the 401 and returns nil.
+func (a *authenticateStep) authenticate(w http.ResponseWriter, r *http.Request) user.Info {
+	resp, ok, err := a.auth.AuthenticateRequest(r)
+	if err != nil || !ok {
+		if err != nil {
+			a.logger.Info("unable to authenticate the request", "path", r.URL.Path, "err", err)
+		}
+		Unauthorized(w, r)
+		return nil
+	}
+	a.clear(r.Header)
+	if r.ProtoMajor == 2 && resp.User.GetName() == user.Anonymous {
+		// kube-apiserver's UnauthenticatedHTTP2DOSMitigation.
+		w.Header().Set("Connection", "close")
+	}
+	return resp.User
 }
 
 // Unauthorized writes kube-apiserver's 401 response for a request that could not be

@@ -43,10 +43,7 @@ func Authorize(a authorizer.UnconditionalAuthorizer, opts AuthorizeOptions) func
 	if a == nil {
 		panic("middleware: Authorize needs an authorizer")
 	}
-	if opts.RetryAfter <= 0 {
-		opts.RetryAfter = DefaultAuthorizeRetryAfter
-	}
-	errUnavailable := unavailable(int32((opts.RetryAfter + time.Second - 1) / time.Second))
+	errUnavailable := opts.unavailable()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
@@ -71,15 +68,8 @@ func Authorize(a authorizer.UnconditionalAuthorizer, opts AuthorizeOptions) func
 			}
 			s.attrs.User = u
 
-			d, reason, err := a.Authorize(r.Context(), &s.attrs)
-			switch {
-			case d == authorizer.DecisionAllow:
-				s.decision, s.decided = Decision{Decision: d, Reason: reason}, true
+			if authorized(w, r, a, s, errUnavailable) {
 				next.ServeHTTP(w, r)
-			case d == authorizer.DecisionDeny || err == nil:
-				WriteStatus(w, responsewriters.ForbiddenStatusError(&s.attrs, reason))
-			default:
-				WriteStatus(w, errUnavailable)
 			}
 		})
 	}
@@ -90,4 +80,31 @@ func unavailable(retryAfter int32) error {
 	err := apierrors.NewServiceUnavailable("the authorization check for this request could not be completed; retry later")
 	err.ErrStatus.Details = &metav1.StatusDetails{RetryAfterSeconds: retryAfter}
 	return err
+}
+
+// authorized asks a about s's attributes and records the decision in s. When a
+// does not allow, it writes the refusal (403, or 503 on an error) and reports
+// false.
+func authorized(w http.ResponseWriter, r *http.Request, a authorizer.UnconditionalAuthorizer, s *requestState, errUnavailable error) bool {
+	d, reason, err := a.Authorize(r.Context(), &s.attrs)
+	switch {
+	case d == authorizer.DecisionAllow:
+		s.decision, s.decided = Decision{Decision: d, Reason: reason}, true
+		return true
+	case d == authorizer.DecisionDeny || err == nil:
+		WriteStatus(w, responsewriters.ForbiddenStatusError(&s.attrs, reason))
+	default:
+		WriteStatus(w, errUnavailable)
+	}
+	return false
+}
+
+// unavailable is the 503 answered when the check could not be completed, with
+// RetryAfter (default DefaultAuthorizeRetryAfter) rounded up to seconds.
+func (o AuthorizeOptions) unavailable() error {
+	d := o.RetryAfter
+	if d <= 0 {
+		d = DefaultAuthorizeRetryAfter
+	}
+	return unavailable(int32((d + time.Second - 1) / time.Second))
 }
