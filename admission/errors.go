@@ -14,8 +14,10 @@ import (
 // namespacesResource is the resource of core/v1 Namespace objects.
 var namespacesResource = schema.GroupResource{Resource: "namespaces"}
 
-// unknownName is what Kubernetes' admission.NewForbidden prints when the
-// request names no object (a create, whose name is in the body).
+// unknownName is what Kubernetes' admission.NewForbidden prints when neither
+// the request nor its object has a name. A create names its object in the
+// body, which checks do not see: middleware.Admit puts the object's name in
+// place of this one when it answers the refusal.
 const unknownName = "Unknown"
 
 // errNamespaceNotFound is the 404 kube-apiserver answers for a create into a

@@ -1,12 +1,18 @@
 package middleware
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/request"
 
@@ -74,10 +80,54 @@ func admitted(w http.ResponseWriter, r *http.Request, check admission.Interface,
 		attrs = admissionAttributes(r, info)
 	}
 	if err := check.Admit(r.Context(), attrs); err != nil {
-		WriteStatus(w, err)
+		WriteStatus(w, nameTheObject(r, err))
 		return false
 	}
 	return true
+}
+
+// maxObjectBytes bounds what is read of a refused request's body to name its
+// object: kube-apiserver's own limit on a request body.
+const maxObjectBytes = 3 << 20
+
+// nameTheObject gives a refusal the name Kubernetes' admission errors carry. A
+// create names its object in the body, not the URL, so an admission check can
+// only say "Unknown"; kube-apiserver, which decoded the object, says its
+// metadata.name, else its metadata.generateName. On this refusal path only
+// (the handler will not run, so the body is free to read), the body is decoded
+// for those two fields and the Forbidden Status is rewritten with the name.
+func nameTheObject(r *http.Request, err error) error {
+	var se *apierrors.StatusError
+	if !errors.As(err, &se) || r.Body == nil {
+		return err
+	}
+	st := se.ErrStatus
+	if st.Reason != metav1.StatusReasonForbidden || st.Details == nil || st.Details.Name != "Unknown" {
+		return err
+	}
+	var obj struct {
+		Metadata struct {
+			Name         string `json:"name"`
+			GenerateName string `json:"generateName"`
+		} `json:"metadata"`
+	}
+	if json.NewDecoder(io.LimitReader(r.Body, maxObjectBytes)).Decode(&obj) != nil {
+		return err
+	}
+	name := obj.Metadata.Name
+	if name == "" {
+		name = obj.Metadata.GenerateName
+	}
+	gr := schema.GroupResource{Group: st.Details.Group, Resource: st.Details.Kind}
+	prefix := fmt.Sprintf("%s %q is forbidden: ", gr, "Unknown")
+	if name == "" || !strings.HasPrefix(st.Message, prefix) {
+		return err
+	}
+	details := *st.Details
+	details.Name = name
+	st.Details = &details
+	st.Message = fmt.Sprintf("%s %q is forbidden: ", gr, name) + st.Message[len(prefix):]
+	return &apierrors.StatusError{ErrStatus: st}
 }
 
 // readOnly reports whether verb has no side effects, as

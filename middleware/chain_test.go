@@ -112,6 +112,7 @@ func TestChain(t *testing.T) {
 		wantCode           int
 		wantInBody         string
 		wantSeen           string
+		body               string
 	}{
 		{name: "healthz without credentials", method: "GET", path: "/healthz", wantCode: 200, wantInBody: "ok"},
 		{name: "livez without credentials", method: "GET", path: "/livez", wantCode: 200, wantInBody: "ok"},
@@ -128,7 +129,12 @@ func TestChain(t *testing.T) {
 		{name: "create in existing namespace", method: "POST", path: "/apis/demo.aggauth.io/v1/namespaces/default/widgets", certs: proxy, user: "alice",
 			wantCode: 200, wantSeen: "alice create widgets"},
 		{name: "create in terminating namespace", method: "POST", path: "/apis/demo.aggauth.io/v1/namespaces/leaving/widgets", certs: proxy, user: "alice",
-			wantCode: 403, wantInBody: "because it is being terminated"},
+			body: `{"metadata":{"name":"w1"}}`, wantCode: 403,
+			wantInBody: `widgets.demo.aggauth.io \"w1\" is forbidden: unable to create new content in namespace leaving because it is being terminated`},
+		{name: "create in terminating namespace, generateName", method: "POST", path: "/apis/demo.aggauth.io/v1/namespaces/leaving/widgets", certs: proxy,
+			user: "alice", body: `{"metadata":{"generateName":"w-"}}`, wantCode: 403, wantInBody: `"details":{"name":"w-"`},
+		{name: "create in terminating namespace, no name", method: "POST", path: "/apis/demo.aggauth.io/v1/namespaces/leaving/widgets", certs: proxy,
+			user: "alice", body: `not json`, wantCode: 403, wantInBody: `widgets.demo.aggauth.io \"Unknown\" is forbidden`},
 		{name: "create in missing namespace", method: "POST", path: "/apis/demo.aggauth.io/v1/namespaces/nowhere/widgets", certs: proxy, user: "alice",
 			wantCode: 404, wantInBody: `namespaces \"nowhere\" not found`},
 		{name: "client certificate user", method: "GET", path: "/apis/demo.aggauth.io/v1/namespaces/default/widgets", certs: []*testpki.Cert{f.alice},
@@ -137,7 +143,11 @@ func TestChain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.seen.Store(nil)
-			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader("{}"))
+			body := tt.body
+			if body == "" {
+				body = "{}"
+			}
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(body))
 			if tt.user != "" {
 				req.Header.Set("X-Remote-User", tt.user)
 			}
