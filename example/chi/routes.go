@@ -26,7 +26,7 @@ func routes(chain *aggauth.Chain, store *demo.Store, metrics http.Handler) http.
 
 	// Discovery: the aggregator marks the APIService Available once the
 	// version answers 200.
-	r.Get("/apis", discovery(demo.APIGroupList))
+	r.Get("/apis", demo.ServeAPIs)
 	r.Get("/apis/demo.aggauth.io", discovery(demo.APIGroup))
 	r.Route("/apis/demo.aggauth.io/v1", func(r chi.Router) {
 		r.Get("/", discovery(demo.APIResourceList))

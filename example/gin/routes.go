@@ -26,7 +26,7 @@ func routes(chain *aggauth.Chain, store *demo.Store, metrics http.Handler) http.
 
 	// Discovery: the aggregator marks the APIService Available once the
 	// version answers 200.
-	r.GET("/apis", discovery(demo.APIGroupList))
+	r.GET("/apis", gin.WrapF(demo.ServeAPIs))
 	r.GET("/apis/demo.aggauth.io", discovery(demo.APIGroup))
 	v1 := r.Group("/apis/demo.aggauth.io/v1")
 	v1.GET("", discovery(demo.APIResourceList))

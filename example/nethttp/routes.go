@@ -21,7 +21,7 @@ func routes(chain *aggauth.Chain, store *demo.Store, metrics http.Handler) http.
 
 	// Discovery: the aggregator marks the APIService Available once the
 	// version answers 200.
-	mux.HandleFunc("GET /apis", discovery(demo.APIGroupList))
+	mux.HandleFunc("GET /apis", demo.ServeAPIs)
 	mux.HandleFunc("GET /apis/demo.aggauth.io", discovery(demo.APIGroup))
 	mux.HandleFunc("GET /apis/demo.aggauth.io/v1", discovery(demo.APIResourceList))
 
