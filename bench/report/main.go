@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"time"
@@ -42,11 +43,11 @@ func main() {
 func run(stamp, resultsPath, loadPath, outPath string) error {
 	switch stamp {
 	case "start":
-		fmt.Printf("date: %s\ncpu-model: %s\ncores: %d\ngomaxprocs: %d\ngo-version: %s\nloadavg-start: %s\n",
-			time.Now().UTC().Format(time.RFC3339), cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadAvg())
+		fmt.Printf("date: %s\ncommit: %s\ncpu-model: %s\ncores: %d\ngomaxprocs: %d\ngo-version: %s\nloadavg-start: %s\n",
+			time.Now().UTC().Format(time.RFC3339), commit(), cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadAvg())
 		return nil
 	case "end":
-		fmt.Printf("date-end: %s\nloadavg-end: %s\n", time.Now().UTC().Format(time.RFC3339), loadAvg())
+		fmt.Printf("date-end: %s\ncommit-end: %s\nloadavg-end: %s\n", time.Now().UTC().Format(time.RFC3339), commit(), loadAvg())
 		return nil
 	case "":
 	default:
@@ -71,6 +72,16 @@ func run(stamp, resultsPath, loadPath, outPath string) error {
 	var b strings.Builder
 	render(&b, set, resultsPath, string(load))
 	return os.WriteFile(outPath, []byte(b.String()), 0o644)
+}
+
+// commit returns the checked-out commit, with -dirty when tracked files are
+// modified, or "unknown" outside a git work tree.
+func commit() string {
+	out, err := exec.Command("git", "describe", "--always", "--dirty", "--abbrev=12").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // cpuModel returns the model name of the first CPU in /proc/cpuinfo.

@@ -51,7 +51,11 @@ func renderMachine(b *strings.Builder, s *set) {
 	fmt.Fprintf(b, "## Machine\n\n| | |\n| --- | --- |\n")
 	fmt.Fprintf(b, "| CPU | %s |\n| cores | %s (GOMAXPROCS %s) |\n| Go | %s %s/%s |\n", cpu, c["cores"], c["gomaxprocs"], c["go-version"], c["goos"], c["goarch"])
 	fmt.Fprintf(b, "| run | %s to %s |\n", c["date"], c["date-end"])
+	fmt.Fprintf(b, "| commit | %s |\n", c["commit"])
 	fmt.Fprintf(b, "| load average (1, 5, 15 min) | %s at the start, %s at the end |\n\n", c["loadavg-start"], c["loadavg-end"])
+	if c["commit"] != c["commit-end"] {
+		fmt.Fprintf(b, "**The checked-out code changed during the run** (%s at the start, %s at the end): the results may mix versions.\n\n", c["commit"], c["commit-end"])
+	}
 	if busy(c["loadavg-start"], c["cores"]) || busy(c["loadavg-end"], c["cores"]) {
 		fmt.Fprintf(b, "The load average was above the number of cores: other builds and tests shared the CPU during the run,\n")
 		fmt.Fprintf(b, "so absolute times are inflated and noisy. The ratios between impls, measured in the same run and\n")
