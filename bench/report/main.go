@@ -74,14 +74,21 @@ func run(stamp, resultsPath, loadPath, outPath string) error {
 	return os.WriteFile(outPath, []byte(b.String()), 0o644)
 }
 
-// commit returns the checked-out commit, with -dirty when tracked files are
-// modified, or "unknown" outside a git work tree.
+// commit returns the checked-out commit, with -dirty when a tracked file other
+// than the outputs of make bench and make load is modified, or "unknown"
+// outside a git work tree.
 func commit() string {
-	out, err := exec.Command("git", "describe", "--always", "--dirty", "--abbrev=12").Output()
+	head, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
 	if err != nil {
 		return "unknown"
 	}
-	return strings.TrimSpace(string(out))
+	c := strings.TrimSpace(string(head))
+	status, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+		":(exclude)bench/results.txt", ":(exclude)bench/load.txt", ":(exclude)bench/BENCHMARKS.md").Output()
+	if err != nil || len(strings.TrimSpace(string(status))) > 0 {
+		c += "-dirty"
+	}
+	return c
 }
 
 // cpuModel returns the model name of the first CPU in /proc/cpuinfo.
