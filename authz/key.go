@@ -105,31 +105,37 @@ func appendString(b []byte, s string) []byte {
 // written as 0 and a list of n values as n+1.
 func appendExtra(b []byte, extra map[string][]string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(extra)))
-	if len(extra) == 0 {
+	if len(extra) == 1 { // the common case: kube-apiserver's credential-id alone
+		for k, vs := range extra {
+			b = appendExtraEntry(b, k, vs)
+		}
 		return b
 	}
-	type pair struct {
-		key    string
-		values []string
+	// Keys sorted, so that map order does not matter. The array is kept small:
+	// this runs on every request, often on a fresh goroutine whose stack a large
+	// frame would make grow.
+	var stack [8]string
+	keys := stack[:0]
+	for k := range extra {
+		keys = append(keys, k)
 	}
-	var stack [16]pair
-	pairs := stack[:0]
-	for k, vs := range extra {
-		pairs = append(pairs, pair{k, vs})
+	slices.Sort(keys)
+	for _, k := range keys {
+		b = appendExtraEntry(b, k, extra[k])
 	}
-	if len(pairs) > 1 {
-		slices.SortFunc(pairs, func(x, y pair) int { return strings.Compare(x.key, y.key) })
+	return b
+}
+
+// appendExtraEntry appends one extra key and its values; nil values and an
+// empty list are told apart.
+func appendExtraEntry(b []byte, key string, values []string) []byte {
+	b = appendString(b, key)
+	if values == nil {
+		return append(b, 0)
 	}
-	for _, p := range pairs {
-		b = appendString(b, p.key)
-		if p.values == nil {
-			b = append(b, 0)
-			continue
-		}
-		b = binary.AppendUvarint(b, uint64(len(p.values))+1)
-		for _, v := range p.values {
-			b = appendString(b, v)
-		}
+	b = binary.AppendUvarint(b, uint64(len(values))+1)
+	for _, v := range values {
+		b = appendString(b, v)
 	}
 	return b
 }
