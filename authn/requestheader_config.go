@@ -134,6 +134,8 @@ type compiledHeaders struct {
 	prefixes     []string
 	// clearPrefixes are prefixes plus the standard X-Remote-Extra- when missing.
 	clearPrefixes []string
+	// interned holds decoded extra keys (copy on write, see extraKey).
+	interned atomic.Pointer[[]internedKey]
 }
 
 func compileHeaders(c *RequestHeaderConfig) *compiledHeaders {
