@@ -42,7 +42,7 @@ func newDiffWorld() *diffWorld {
 	viaPInt := pInt.Issue(testpki.Spec{CommonName: "front-proxy-client"})
 	viaCInt := cInt.Issue(testpki.Spec{CommonName: "erin", Organizations: []string{"g"}})
 	w := &diffWorld{proxyCA: proxyCA, clientCA: clientCA}
-	for _, c := range [][]*testpki.Cert{
+	w.chains = [][]*testpki.Cert{
 		{proxyCA.Issue(testpki.Spec{CommonName: "front-proxy-client"})},
 		{proxyCA.Issue(testpki.Spec{CommonName: "front-proxy-client", Key: testpki.RSA})},
 		{proxyCA.Issue(testpki.Spec{CommonName: "other-proxy"})},
@@ -61,8 +61,6 @@ func newDiffWorld() *diffWorld {
 		{otherCA.Issue(testpki.Spec{CommonName: "front-proxy-client"})},
 		{otherCA.Issue(testpki.Spec{CommonName: "alice"})},
 		nil, {},
-	} {
-		w.chains = append(w.chains, c)
 	}
 	return w
 }
