@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/aggauth/aggauth/bench/load/fixture"
+
+	"github.com/aggauth/aggauth/bench/internal/machine"
 )
 
 func main() {
@@ -80,7 +82,7 @@ func run(duration, warmup time.Duration, streams int, caseName string, impls []s
 		return err
 	}
 	fmt.Printf("date: %s\ncpu: %s\ncores: %d (GOMAXPROCS %d)\ngo: %s\nloadavg-start: %s\n",
-		time.Now().UTC().Format(time.RFC3339), cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadAvg())
+		time.Now().UTC().Format(time.RFC3339), machine.CPUModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), machine.LoadAvg())
 	fmt.Printf("request: %s %s?%s\n%d streams over one HTTP/2 TLS connection per impl; %v per impl after %v of warm-up, in rounds of %v taken in turn; authorization cache TTL 10s\n\n",
 		c.Method, c.Path, c.Query, streams, duration, warmup, round)
 
@@ -115,7 +117,7 @@ func run(duration, warmup time.Duration, streams int, caseName string, impls []s
 		results[i] = t.result
 	}
 	printResults(results)
-	fmt.Printf("loadavg-end: %s\n", loadAvg())
+	fmt.Printf("loadavg-end: %s\n", machine.LoadAvg())
 	for _, r := range results {
 		if r.errors > 0 {
 			return fmt.Errorf("impl=%s: %d requests failed, the first: %v", r.impl, r.errors, r.firstErr)
@@ -167,31 +169,4 @@ func printResults(results []result) {
 			fmt.Printf("target: aggauth >= 90%% of the bare handler's requests per second: %s\n", met)
 		}
 	}
-}
-
-// cpuModel returns the model name of the first CPU in /proc/cpuinfo.
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	for line := range strings.Lines(string(b)) {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
-
-// loadAvg returns the 1, 5 and 15 minute load averages of /proc/loadavg.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -26,6 +26,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/aggauth/aggauth/bench/internal/machine"
 )
 
 func main() {
@@ -44,10 +46,10 @@ func run(stamp, resultsPath, loadPath, outPath string) error {
 	switch stamp {
 	case "start":
 		fmt.Printf("date: %s\ncommit: %s\ncpu-model: %s\ncores: %d\ngomaxprocs: %d\ngo-version: %s\nloadavg-start: %s\n",
-			time.Now().UTC().Format(time.RFC3339), commit(), cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadAvg())
+			time.Now().UTC().Format(time.RFC3339), commit(), machine.CPUModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), machine.LoadAvg())
 		return nil
 	case "end":
-		fmt.Printf("date-end: %s\ncommit-end: %s\nloadavg-end: %s\n", time.Now().UTC().Format(time.RFC3339), commit(), loadAvg())
+		fmt.Printf("date-end: %s\ncommit-end: %s\nloadavg-end: %s\n", time.Now().UTC().Format(time.RFC3339), commit(), machine.LoadAvg())
 		return nil
 	case "":
 	default:
@@ -89,31 +91,4 @@ func commit() string {
 		c += "-dirty"
 	}
 	return c
-}
-
-// cpuModel returns the model name of the first CPU in /proc/cpuinfo.
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	for line := range strings.Lines(string(b)) {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
-
-// loadAvg returns the 1, 5 and 15 minute load averages of /proc/loadavg.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
