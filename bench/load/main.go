@@ -22,9 +22,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aggauth/aggauth/bench/load/fixture"
-
 	"github.com/aggauth/aggauth/bench/internal/machine"
+	"github.com/aggauth/aggauth/bench/load/fixture"
 )
 
 func main() {
