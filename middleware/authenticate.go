@@ -44,16 +44,9 @@ type headerClearer interface {
 // (X-Remote-User, X-Remote-Uid, X-Remote-Group, X-Remote-Extra-*) and configured
 // identity header are removed, whoever sent them.
 func Authenticate(opts AuthenticateOptions) (func(http.Handler) http.Handler, error) {
-	if opts.Authenticator == nil {
-		return nil, errors.New("middleware: AuthenticateOptions.Authenticator is required")
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	a := &authenticateStep{auth: opts.Authenticator, logger: logger, clear: authn.ClearHeaders}
-	if hc, ok := opts.Authenticator.(headerClearer); ok {
-		a.clear = hc.ClearHeaders
+	a, err := newAuthenticateStep(opts)
+	if err != nil {
+		return nil, err
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,6 +63,21 @@ type authenticateStep struct {
 	auth   authenticator.Request
 	logger *slog.Logger
 	clear  func(http.Header)
+}
+
+// newAuthenticateStep checks opts and fills in their defaults.
+func newAuthenticateStep(opts AuthenticateOptions) (*authenticateStep, error) {
+	if opts.Authenticator == nil {
+		return nil, errors.New("middleware: the Authenticator option is required")
+	}
+	a := &authenticateStep{auth: opts.Authenticator, logger: opts.Logger, clear: authn.ClearHeaders}
+	if a.logger == nil {
+		a.logger = slog.Default()
+	}
+	if hc, ok := opts.Authenticator.(headerClearer); ok {
+		a.clear = hc.ClearHeaders
+	}
+	return a, nil
 }
 
 // authenticate returns the caller, with the identity headers removed from r, or

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/aggauth/aggauth/admission"
-	"github.com/aggauth/aggauth/authn"
 )
 
 // ReadyCheck is one condition /readyz waits for.
@@ -57,18 +56,12 @@ type Chain struct {
 
 // NewChain checks opts and composes the chain.
 func NewChain(opts ChainOptions) (*Chain, error) {
-	if opts.Authenticator == nil {
-		return nil, errors.New("middleware: ChainOptions.Authenticator is required")
-	}
 	if opts.Authorizer == nil {
 		return nil, errors.New("middleware: ChainOptions.Authorizer is required")
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	a := &authenticateStep{auth: opts.Authenticator, logger: opts.Logger, clear: authn.ClearHeaders}
-	if hc, ok := opts.Authenticator.(headerClearer); ok {
-		a.clear = hc.ClearHeaders
+	a, err := newAuthenticateStep(AuthenticateOptions{Authenticator: opts.Authenticator, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
 	}
 	return &Chain{opts: opts, authn: a, errUnavailable: opts.Authorize.unavailable()}, nil
 }
@@ -108,7 +101,7 @@ func (c *Chain) Handler(next http.Handler) http.Handler {
 			writeOK(w)
 		case "/readyz":
 			if err := c.Ready(); err != nil {
-				WriteStatus(w, notReady(err))
+				WriteStatus(w, apierrors.NewServiceUnavailable("not ready: "+err.Error()))
 				return
 			}
 			writeOK(w)
@@ -130,11 +123,6 @@ func (c *Chain) Ready() error {
 		return nil
 	}
 	return errors.New(strings.Join(failed, "; "))
-}
-
-func notReady(err error) error {
-	e := apierrors.NewServiceUnavailable("not ready: " + err.Error())
-	return e
 }
 
 func writeOK(w http.ResponseWriter) {
