@@ -10,13 +10,12 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/aggauth/aggauth/admission"
+	"github.com/aggauth/aggauth/authz"
 )
 
 // AdmitOptions configures the Admit middleware.
@@ -77,7 +76,8 @@ func admitted(w http.ResponseWriter, r *http.Request, check admission.Interface,
 	if s := stateFrom(r.Context()); s != nil && s.attrs.RequestInfo() == info && s.attrs.User != nil {
 		attrs = &s.attrs
 	} else {
-		attrs = admissionAttributes(r, info)
+		u, _ := request.UserFrom(r.Context())
+		attrs = authz.AttributesFromRequestInfo(u, info)
 	}
 	if err := check.Admit(r.Context(), attrs); err != nil {
 		WriteStatus(w, nameTheObject(r, err))
@@ -134,38 +134,4 @@ func nameTheObject(r *http.Request, err error) error {
 // authorizer.AttributesRecord.IsReadOnly decides.
 func readOnly(verb string) bool {
 	return verb == "get" || verb == "list" || verb == "watch"
-}
-
-// admissionAttributes builds the attributes of r from info and the context's
-// user, parsing selectors as kube-apiserver's GetAuthorizerAttributes does.
-func admissionAttributes(r *http.Request, info *request.RequestInfo) *authorizer.AttributesRecord {
-	a := &authorizer.AttributesRecord{
-		Verb:            info.Verb,
-		Namespace:       info.Namespace,
-		APIGroup:        info.APIGroup,
-		APIVersion:      info.APIVersion,
-		Resource:        info.Resource,
-		Subresource:     info.Subresource,
-		Name:            info.Name,
-		ResourceRequest: info.IsResourceRequest,
-		Path:            info.Path,
-	}
-	if u, ok := request.UserFrom(r.Context()); ok {
-		a.User = u
-	}
-	if info.FieldSelector != "" {
-		if sel, err := fields.ParseSelector(info.FieldSelector); err != nil {
-			a.FieldSelectorParsingErr = err
-		} else if reqs := sel.Requirements(); len(reqs) > 0 {
-			a.FieldSelectorRequirements = reqs
-		}
-	}
-	if info.LabelSelector != "" {
-		if sel, err := labels.Parse(info.LabelSelector); err != nil {
-			a.LabelSelectorParsingErr = err
-		} else if reqs, _ := sel.Requirements(); len(reqs) > 0 {
-			a.LabelSelectorRequirements = reqs
-		}
-	}
-	return a
 }
