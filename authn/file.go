@@ -91,6 +91,11 @@ func (f *FileCA) Run(ctx context.Context) {
 	if w != nil {
 		events, errs = w.Events, w.Errors
 	}
+	// The file may have changed between NewFileCA's read and the watch being
+	// in place: read it once more now that no change can go unnoticed.
+	if err := f.reload(); err != nil {
+		f.opts.Logger.Warn("keeping the last good CA bundle", "err", err)
+	}
 	tick := time.NewTicker(f.opts.Interval)
 	defer tick.Stop()
 	for {
