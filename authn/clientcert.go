@@ -63,24 +63,31 @@ type identity struct {
 }
 
 // certIdentity is Kubernetes' CommonNameUserConversion, once per certificate. Every
-// verified chain starts with the same leaf, so the first chain decides.
-func certIdentity(chains [][]*x509.Certificate) any {
+// verified chain starts with the same leaf, so the first chain decides. It returns
+// the identity and the bytes it holds; the identity refers to the certificate's
+// parsed strings, not to the certificate.
+func certIdentity(chains [][]*x509.Certificate) (any, int64) {
 	leaf := chains[0][0]
 	if leaf.Subject.CommonName == "" {
-		return &identity{}
+		return &identity{}, 0
 	}
 	uid, err := parseUIDFromCert(leaf)
 	if err != nil {
-		return &identity{err: err}
+		return &identity{err: err}, int64(len(err.Error()))
 	}
 	fp := sha256.Sum256(leaf.Raw)
-	return &identity{
+	id := &identity{
 		name:   leaf.Subject.CommonName,
 		uid:    uid,
 		groups: leaf.Subject.Organization,
 		credID: "X509SHA256=" + hex.EncodeToString(fp[:]),
 		ok:     true,
 	}
+	size := int64(len(id.name) + len(id.uid) + len(id.credID))
+	for _, g := range id.groups {
+		size += int64(len(g)) + 16
+	}
+	return id, size
 }
 
 // AuthenticateRequest implements authenticator.Request.
@@ -96,9 +103,9 @@ func (a *ClientCert) authenticate(req *http.Request, spareGroups int) (*authenti
 	if ca == nil {
 		return nil, false, nil
 	}
-	r := a.cache.verify(req.TLS.PeerCertificates, ca)
-	if r.err != nil {
-		return nil, false, r.err
+	r, err := a.cache.verify(req.TLS, ca)
+	if err != nil {
+		return nil, false, err
 	}
 	id := r.value.(*identity)
 	if !id.ok {
@@ -115,7 +122,7 @@ func (a *ClientCert) authenticate(req *http.Request, spareGroups int) (*authenti
 }
 
 func wrapClientVerifyError(leaf *x509.Certificate, err error) error {
-	return fmt.Errorf("verifying certificate %s failed: %w", certificateIdentifier(leaf), err)
+	return &certError{leaf: leaf, err: err}
 }
 
 // certificateIdentifier is Kubernetes' description of a certificate in errors.

@@ -21,12 +21,17 @@
 // # Faster than Kubernetes, same answers
 //
 // Kubernetes verifies the certificate chain on every request (30-65 µs). Here a
-// verification result is cached, keyed by the presented certificate objects (the
-// TLS stack hands every request of a connection the same parsed certificates) and
-// by the CA bundle in use, until the earliest NotAfter of the verified chain. A new
-// CA bundle is a new key, so a CA rotation applies to the very next request, also
-// on kept-alive connections. Headers are decoded in one pass with Kubernetes'
-// exact rules.
+// successful verification is cached until the earliest NotAfter of the verified
+// chain: per connection, in a small lock-free table that refers to the
+// connection weakly, and by content (the chain's bytes and the CA bundle in
+// force) in an LRU bounded in entries and bytes, so a client reconnecting with
+// the same certificate finds its entry instead of adding one. A new CA bundle
+// misses both, so a CA rotation applies to the very next request, also on
+// kept-alive connections. Failed verifications are never cached: nothing a
+// client sends is kept unless a trusted CA signed it, and a refused client
+// costs what it costs Kubernetes. A chain of more than MaxPresentedCertificates
+// certificates is refused unverified (Kubernetes sets no bound). Headers are
+// decoded in one pass with Kubernetes' exact rules.
 //
 // # Configuration
 //

@@ -55,8 +55,26 @@ func NewFrontProxy(opts FrontProxyOptions) (*FrontProxy, error) {
 }
 
 func wrapProxyVerifyError(_ *x509.Certificate, err error) error {
-	return fmt.Errorf("front-proxy client certificate: %w", err)
+	return &certError{prefix: "front-proxy client certificate: ", err: err}
 }
+
+// certError is a failed verification. Its message is formatted only when it is
+// read: a refused client costs the verification, not the formatting of x509's
+// detailed errors.
+type certError struct {
+	prefix string
+	leaf   *x509.Certificate // when set, identified in the message as Kubernetes does
+	err    error
+}
+
+func (e *certError) Error() string {
+	if e.leaf != nil {
+		return fmt.Sprintf("verifying certificate %s failed: %v", certificateIdentifier(e.leaf), e.err)
+	}
+	return e.prefix + e.err.Error()
+}
+
+func (e *certError) Unwrap() error { return e.err }
 
 // current returns the configuration in force, prepared for the hot path, or nil.
 func (f *FrontProxy) current() *compiledHeaders {
@@ -85,11 +103,10 @@ func (f *FrontProxy) authenticate(req *http.Request, spareGroups int) (*authenti
 	if c == nil {
 		return nil, false, nil
 	}
-	certs := req.TLS.PeerCertificates
-	if r := f.cache.verify(certs, c.src.CA); r.err != nil {
-		return nil, false, r.err
+	if _, err := f.cache.verify(req.TLS, c.src.CA); err != nil {
+		return nil, false, err
 	}
-	if err := verifySubject(certs[0].Subject.CommonName, c.allowedNames); err != nil {
+	if err := verifySubject(req.TLS.PeerCertificates[0].Subject.CommonName, c.allowedNames); err != nil {
 		return nil, false, err
 	}
 	resp, ok := c.decode(req.Header, spareGroups)

@@ -101,3 +101,58 @@ func BenchmarkAuthnFrontProxy(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAuthnFrontProxyCold: the paths the verification cache cannot
+// shorten, ours and Kubernetes' side by side.
+//
+//   - case=new-connection: the aggregator's certificate on a connection not seen
+//     before (a new *tls.ConnectionState and certificate objects each request,
+//     cycling through 1,024 parsed copies): ours hashes the chain and finds the
+//     verification by content; Kubernetes verifies.
+//   - case=rejected: a different self-signed certificate each request (4,096 of
+//     them, more than the failure cache holds, so each one misses it): both
+//     verify and refuse.
+func BenchmarkAuthnFrontProxyCold(b *testing.B) {
+	ca := testpki.NewCA("front-proxy-ca", testpki.ECDSA)
+	proxy := ca.Issue(testpki.Spec{CommonName: "front-proxy-client"})
+	copies := make([]*x509.Certificate, 1024)
+	for i := range copies {
+		c, err := x509.ParseCertificate(proxy.Cert.Raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		copies[i] = c
+	}
+	hostile := make([]*x509.Certificate, 4096)
+	for i := range hostile {
+		hostile[i] = testpki.NewCA("front-proxy-client", testpki.ECDSA).Cert
+	}
+	for _, tc := range []struct {
+		name  string
+		certs []*x509.Certificate
+		ok    bool
+	}{{"new-connection", copies, true}, {"rejected", hostile, false}} {
+		for _, impl := range []struct {
+			name string
+			auth func(*testing.B) authenticator.Request
+		}{
+			{"aggauth", func(b *testing.B) authenticator.Request { return authnOurFrontProxy(b, ca) }},
+			{"kubernetes", func(*testing.B) authenticator.Request { return authnKubernetesFrontProxy(ca) }},
+		} {
+			b.Run("case="+tc.name+"/impl="+impl.name, func(b *testing.B) {
+				auth := impl.auth(b)
+				req, reset := authnProxyRequest(proxy)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					reset()
+					req.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{tc.certs[i%len(tc.certs)]}}
+					i++
+					if _, ok, err := auth.AuthenticateRequest(req); ok != tc.ok || (err == nil) != tc.ok {
+						b.Fatalf("ok=%v err=%v; want ok=%v", ok, err, tc.ok)
+					}
+				}
+			})
+		}
+	}
+}
