@@ -162,9 +162,12 @@ func (c *Chain) Handler(next http.Handler) http.Handler { return c.chain.Handler
 // informers have synced; /readyz answers 503 until then.
 func (c *Chain) Ready() error { return c.chain.Ready() }
 
-// Collectors returns the Prometheus collectors of the authorization cache, for
-// the server to register.
-func (c *Chain) Collectors() []prometheus.Collector { return c.authorizer.Collectors() }
+// Collectors returns the Prometheus collectors of the chain (authentication
+// failures by reason) and of the authorizer (cache, reviews), for the server
+// to register.
+func (c *Chain) Collectors() []prometheus.Collector {
+	return append(c.chain.Collectors(), c.authorizer.Collectors()...)
+}
 
 // Authorizer returns the SubjectAccessReview authorizer (its SARsSent counter,
 // say).

@@ -25,6 +25,8 @@ type fakeAPIServer struct {
 	srv  *httptest.Server
 	done chan struct{}
 	gets atomic.Int64
+	// cancelled counts the held requests whose client went away.
+	cancelled atomic.Int64
 
 	mu       sync.Mutex
 	rv       int
@@ -108,6 +110,7 @@ func (s *fakeAPIServer) wait(r *http.Request, g chan struct{}) bool {
 	case <-g:
 		return true
 	case <-r.Context().Done():
+		s.cancelled.Add(1)
 	case <-s.done:
 	}
 	return false

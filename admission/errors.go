@@ -63,3 +63,9 @@ func errNotReady(retryAfterSeconds int32) error {
 func errLookup(ns string, err error) error {
 	return apierrors.NewInternalError(fmt.Errorf("looking up namespace %q: %w", ns, err))
 }
+
+// errTooManyLookups is the 429 answered when a live lookup would exceed
+// MaxLookups or MaxLookupsPerUser.
+func errTooManyLookups(retryAfterSeconds int32) error {
+	return apierrors.NewTooManyRequests("too many namespace lookups in flight; retry later", int(max(retryAfterSeconds, 0)))
+}

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
@@ -29,7 +32,7 @@ func TestConcurrentCreatesShareOneGet(t *testing.T) {
 				b := be.new(t)
 				l := newLifecycle(t, b, NamespaceLifecycleOptions{NegativeCacheTTL: c.ttl})
 				joined := make(chan struct{}, n)
-				l.onLookupWait = func() { joined <- struct{}{} }
+				l.lookups.OnWait = func() { joined <- struct{}{} }
 				startLifecycle(t, l)
 				release := b.holdGets()
 				defer release()
@@ -60,7 +63,7 @@ func TestCancelledCallerDoesNotFailOthers(t *testing.T) {
 			b := be.new(t)
 			l := newLifecycle(t, b, NamespaceLifecycleOptions{})
 			joined := make(chan struct{}, 2)
-			l.onLookupWait = func() { joined <- struct{}{} }
+			l.lookups.OnWait = func() { joined <- struct{}{} }
 			startLifecycle(t, l)
 			release := b.holdGets()
 			defer release()
@@ -144,7 +147,8 @@ func TestNegativeCacheBounded(t *testing.T) {
 	}
 	// "a" was evicted by "c", so it was asked for twice.
 	assert.Equal(t, 4, b.gets(), "live GETs")
-	assert.Equal(t, 2, l.negative.Len(), "remembered namespaces")
+	n, _ := l.negative.Len()
+	assert.Equal(t, 2, n, "remembered namespaces")
 }
 
 func TestLookupTimeout(t *testing.T) {
@@ -160,4 +164,76 @@ func TestLookupTimeout(t *testing.T) {
 	assert.Contains(t, st.Message, `looking up namespace "missing"`)
 	assert.Contains(t, st.Message, "context deadline exceeded")
 	assert.False(t, l.knownMissing("missing"), "a timeout is not remembered as not found")
+}
+
+// TestAbandonedLookupIsCancelled: when every create waiting for a live GET has
+// gone, the GET stops (kube-apiserver sees it cancelled) and nothing remains in
+// flight.
+func TestAbandonedLookupIsCancelled(t *testing.T) {
+	b := newHTTPBackend(t)
+	l := newLifecycle(t, b, NamespaceLifecycleOptions{})
+	joined := make(chan struct{}, 2)
+	l.lookups.OnWait = func() { joined <- struct{}{} }
+	startLifecycle(t, l)
+	release := b.holdGets()
+	defer release()
+
+	srv := b.(*httpBackend).srv
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	first, second := admitAsync(ctx1, l, createIn("missing")), admitAsync(ctx2, l, createIn("missing"))
+	receive(t, joined, "the first create")
+	receive(t, joined, "the second create")
+	require.Eventually(t, func() bool { return b.gets() == 1 }, hangGuard, time.Millisecond, "the GET to reach kube-apiserver")
+	cancel1()
+	receive(t, first, "the first create to return")
+	cancel2()
+	receive(t, second, "the second create to return")
+	require.Eventually(t, func() bool { return srv.cancelled.Load() == 1 && l.lookups.Running() == 0 },
+		hangGuard, time.Millisecond, "the abandoned GET was not cancelled")
+	assert.False(t, l.knownMissing("missing"), "a cancelled GET is not remembered as not found")
+}
+
+func TestLookupBounds(t *testing.T) {
+	b := newFakeClientsetBackend(t)
+	l := newLifecycle(t, b, NamespaceLifecycleOptions{MaxLookups: 2, MaxLookupsPerUser: 1})
+	joined := make(chan struct{}, 10)
+	l.lookups.OnWait = func() { joined <- struct{}{} }
+	startLifecycle(t, l)
+	release := b.holdGets()
+	defer release()
+	as := func(name, ns string) *authorizer.AttributesRecord {
+		a := createIn(ns)
+		a.User = &user.DefaultInfo{Name: name}
+		return a
+	}
+	waiting := []<-chan error{admitAsync(context.Background(), l, as("alice", "a"))}
+	receive(t, joined, "alice's lookup")
+	requireStatus(t, l.Admit(context.Background(), as("alice", "b")), 429, metav1.StatusReasonTooManyRequests,
+		"too many namespace lookups in flight; retry later")
+	waiting = append(waiting, admitAsync(context.Background(), l, as("bob", "a"))) // joins alice's
+	receive(t, joined, "bob joining")
+	waiting = append(waiting, admitAsync(context.Background(), l, as("bob", "b")))
+	receive(t, joined, "bob's lookup")
+	st := requireStatus(t, l.Admit(context.Background(), as("carol", "c")), 429, metav1.StatusReasonTooManyRequests,
+		"too many namespace lookups in flight; retry later")
+	assert.Equal(t, int32(DefaultRetryAfterSeconds), st.Details.RetryAfterSeconds)
+	release()
+	for i, ch := range waiting {
+		ns := []string{"a", "a", "b"}[i]
+		requireStatus(t, receive(t, ch, "a held create"), 404, metav1.StatusReasonNotFound, `namespaces "`+ns+`" not found`)
+	}
+}
+
+func TestInvalidNamespaceNamesAreNotLookedUp(t *testing.T) {
+	b := newFakeClientsetBackend(t)
+	l := newLifecycle(t, b, NamespaceLifecycleOptions{})
+	startLifecycle(t, l)
+	for _, ns := range []string{"Upper", "under_score", strings.Repeat("a", 64), strings.Repeat("x", 1<<20)} {
+		requireStatus(t, l.Admit(context.Background(), createIn(ns)), 404, metav1.StatusReasonNotFound,
+			`namespaces "`+ns+`" not found`)
+	}
+	assert.Zero(t, b.gets(), "a name that cannot exist is not looked up")
+	n, _ := l.negative.Len()
+	assert.Zero(t, n, "nor remembered")
 }

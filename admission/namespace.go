@@ -5,14 +5,15 @@ import (
 	"errors"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
+
+	"github.com/aggauth/aggauth/internal/flight"
+	"github.com/aggauth/aggauth/internal/lru"
 )
 
 // Defaults of NamespaceLifecycleOptions.
@@ -22,7 +23,13 @@ const (
 	DefaultLookupTimeout     = 10 * time.Second
 	DefaultReadyTimeout      = 10 * time.Second
 	DefaultRetryAfterSeconds = 1
+	DefaultMaxLookups        = 100
+	DefaultMaxLookupsPerUser = 16
 )
+
+// negativeEntryBytes is what one remembered missing namespace counts towards the
+// negative cache's byte bound, besides its name (at most 63 bytes).
+const negativeEntryBytes = 128
 
 // NamespaceLifecycleOptions configures NewNamespaceLifecycle. Only Client is
 // required; every other zero value selects the documented default.
@@ -60,8 +67,16 @@ type NamespaceLifecycleOptions struct {
 	ReadyTimeout time.Duration
 
 	// RetryAfterSeconds is the Retry-After of the 503 answered before the
-	// informer has synced. Default 1; a negative value sends no Retry-After.
+	// informer has synced, and of the 429 answered beyond MaxLookups. Default
+	// 1; a negative value sends no Retry-After.
 	RetryAfterSeconds int32
+
+	// MaxLookups bounds the live GETs in flight at once, MaxLookupsPerUser
+	// those made for one user's requests. A create that would start one more
+	// is answered 429 with Retry-After at once instead of waiting. Joining a
+	// GET in flight for the same namespace is always possible. Default 100
+	// and 16.
+	MaxLookups, MaxLookupsPerUser int
 
 	// Clock measures the negative cache's expiry and ReadyTimeout.
 	// Default clock.RealClock{}.
@@ -86,14 +101,12 @@ type NamespaceLifecycle struct {
 	informer   cache.SharedIndexInformer
 	synced     <-chan struct{} // closed once the informer has synced
 
-	negTTL       time.Duration
-	negative     *lru.Cache[string, time.Time] // namespace -> expiry; nil when disabled
-	lookups      singleflight.Group
-	lookupTO     time.Duration
-	readyTO      time.Duration
-	retryAfter   int32
-	clock        clock.Clock
-	onLookupWait func() // test hook: a request joined a live lookup
+	negTTL     time.Duration
+	negative   *lru.Cache[string, time.Time] // namespace -> expiry; nil when disabled
+	lookups    *flight.Group[string, *corev1.Namespace]
+	readyTO    time.Duration
+	retryAfter int32
+	clock      clock.Clock
 }
 
 // NewNamespaceLifecycle returns a NamespaceLifecycle configured by opts. It
@@ -102,14 +115,18 @@ func NewNamespaceLifecycle(opts NamespaceLifecycleOptions) (*NamespaceLifecycle,
 	if opts.Client == nil {
 		return nil, errors.New("admission: NamespaceLifecycleOptions.Client is required")
 	}
-	if opts.NegativeCacheSize < 0 {
-		return nil, errors.New("admission: NegativeCacheSize must not be negative")
+	if opts.NegativeCacheSize < 0 || opts.MaxLookups < 0 || opts.MaxLookupsPerUser < 0 {
+		return nil, errors.New("admission: NegativeCacheSize, MaxLookups and MaxLookupsPerUser must not be negative")
 	}
 	l := &NamespaceLifecycle{
-		client:     opts.Client,
-		factory:    opts.InformerFactory,
-		negTTL:     orDefault(opts.NegativeCacheTTL, DefaultNegativeCacheTTL),
-		lookupTO:   orDefault(max(opts.LookupTimeout, 0), DefaultLookupTimeout),
+		client:  opts.Client,
+		factory: opts.InformerFactory,
+		negTTL:  orDefault(opts.NegativeCacheTTL, DefaultNegativeCacheTTL),
+		lookups: &flight.Group[string, *corev1.Namespace]{
+			Max:         orDefault(opts.MaxLookups, DefaultMaxLookups),
+			MaxPerOwner: orDefault(opts.MaxLookupsPerUser, DefaultMaxLookupsPerUser),
+			Timeout:     orDefault(max(opts.LookupTimeout, 0), DefaultLookupTimeout),
+		},
 		readyTO:    orDefault(opts.ReadyTimeout, DefaultReadyTimeout),
 		retryAfter: orDefault(opts.RetryAfterSeconds, DefaultRetryAfterSeconds),
 		clock:      opts.Clock,
@@ -122,7 +139,9 @@ func NewNamespaceLifecycle(opts NamespaceLifecycleOptions) (*NamespaceLifecycle,
 		l.ownFactory = true
 	}
 	if l.negTTL > 0 {
-		l.negative, _ = lru.New[string, time.Time](orDefault(opts.NegativeCacheSize, DefaultNegativeCacheSize))
+		size := orDefault(opts.NegativeCacheSize, DefaultNegativeCacheSize)
+		l.negative = lru.New(size, int64(size)*negativeEntryBytes,
+			func(ns string, _ time.Time) int64 { return int64(len(ns)) + negativeEntryBytes/2 }, nil)
 	}
 	l.informer = l.factory.Core().V1().Namespaces().Informer()
 	l.indexer = l.informer.GetIndexer()
@@ -197,7 +216,11 @@ func (l *NamespaceLifecycle) Admit(ctx context.Context, a authorizer.Attributes)
 	}
 	namespace, _ := obj.(*corev1.Namespace)
 	if !exists || namespace == nil {
-		if namespace, err = l.lookup(ctx, ns); err != nil {
+		var user string
+		if u := a.GetUser(); u != nil {
+			user = u.GetName()
+		}
+		if namespace, err = l.lookup(ctx, ns, user); err != nil {
 			return err
 		}
 	}

@@ -191,7 +191,7 @@ func TestNewNamespaceLifecycleErrors(t *testing.T) {
 	}{
 		{"no client", NamespaceLifecycleOptions{}, "admission: NamespaceLifecycleOptions.Client is required"},
 		{"negative cache size", NamespaceLifecycleOptions{Client: b.client(), NegativeCacheSize: -1},
-			"admission: NegativeCacheSize must not be negative"},
+			"admission: NegativeCacheSize, MaxLookups and MaxLookupsPerUser must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

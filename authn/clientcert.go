@@ -73,6 +73,7 @@ func certIdentity(chains [][]*x509.Certificate) (any, int64) {
 	}
 	uid, err := parseUIDFromCert(leaf)
 	if err != nil {
+		err = &uidError{err}
 		return &identity{err: err}, int64(len(err.Error()))
 	}
 	fp := sha256.Sum256(leaf.Raw)
@@ -144,6 +145,12 @@ func columnSeparatedHex(d []byte) string {
 }
 
 var uidOID = asn1util.X509UID()
+
+// uidError is a client certificate whose UID attribute is malformed.
+type uidError struct{ err error }
+
+func (e *uidError) Error() string { return e.err.Error() }
+func (e *uidError) Unwrap() error { return e.err }
 
 // parseUIDFromCert is Kubernetes' (feature AllowParsingUserUIDFromCertAuth, on by
 // default since 1.33): at most one non-empty string UID attribute in the Subject.

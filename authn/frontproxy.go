@@ -124,7 +124,14 @@ func verifySubject(cn string, allowed []string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("x509: subject with cn=%s is not in the allowed list", cn)
+	return &nameError{cn: cn}
+}
+
+// nameError is a front-proxy certificate whose CommonName is not allowed.
+type nameError struct{ cn string }
+
+func (e *nameError) Error() string {
+	return fmt.Sprintf("x509: subject with cn=%s is not in the allowed list", e.cn)
 }
 
 // ClearHeaders deletes from h the Authorization header, the standard front-proxy

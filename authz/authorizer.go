@@ -8,12 +8,14 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/singleflight"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
+
+	"github.com/aggauth/aggauth/internal/flight"
+	"github.com/aggauth/aggauth/internal/logs"
 )
 
 // SubjectAccessReviewCreator creates SubjectAccessReviews. client-go's
@@ -41,18 +43,17 @@ var errNoUser = errors.New("authz: no user in the request attributes")
 // review.
 //
 // It is safe for concurrent use and owns no background goroutine: a review runs
-// in a goroutine only while it is in flight.
+// in a goroutine only while it is in flight, and at most MaxInFlight do.
 type Authorizer struct {
 	client     SubjectAccessReviewCreator
 	opts       Options
 	paths      pathMatcher
 	keys       *keyer
 	cache      *decisionCache
-	flights    singleflight.Group
-	inFlight   chan struct{} // a semaphore of MaxInFlight slots
+	flights    *flight.Group[string, *entry]
 	metrics    *metrics
 	sarsSent   atomic.Uint64
-	log        *slog.Logger
+	log        reviewLog
 	cacheAllow bool
 	cacheDeny  bool
 }
@@ -77,9 +78,9 @@ func New(client SubjectAccessReviewCreator, opts Options) (*Authorizer, error) {
 		paths:      paths,
 		keys:       newKeyer(),
 		cache:      newDecisionCache(o.MaxEntries, o.MaxBytes),
-		inFlight:   make(chan struct{}, o.MaxInFlight),
+		flights:    &flight.Group[string, *entry]{Max: o.MaxInFlight, MaxPerOwner: o.MaxInFlightPerUser, Timeout: o.Timeout},
 		metrics:    newMetrics(),
-		log:        o.Logger,
+		log:        reviewLog{logs.NewLimited(o.Logger)},
 		cacheAllow: o.AllowTTL > 0,
 		cacheDeny:  o.DenyTTL > 0,
 	}, nil
@@ -126,7 +127,7 @@ func (a *Authorizer) Authorize(ctx context.Context, attrs authorizer.Attributes)
 	owned := strings.Clone(key)
 	a.keys.release(buf)
 	a.metrics.misses.Inc()
-	return a.await(ctx, owned, snapshot(u, attrs))
+	return a.await(ctx, owned, u.GetName(), snapshot(u, attrs))
 }
 
 // snapshot copies the attributes a review is built from. The review may outlive
@@ -169,3 +170,29 @@ func (a *Authorizer) Collectors() []prometheus.Collector { return a.metrics.coll
 // SARsSent returns the number of SubjectAccessReview requests sent so far,
 // retries included.
 func (a *Authorizer) SARsSent() uint64 { return a.sarsSent.Load() }
+
+// InFlight returns the number of reviews in flight (abandoned ones included,
+// until they have stopped).
+func (a *Authorizer) InFlight() int { return a.flights.Running() }
+
+// reviewLog writes review failures, a few a second at most, with the
+// request's fields cut short: a caller can cause them at will.
+type reviewLog struct{ *logs.Limited }
+
+func (l reviewLog) warn(msg string, attrs authorizer.Attributes, err error) {
+	l.Log(slog.LevelWarn, msg, reviewFields(attrs, err)...)
+}
+
+func (l reviewLog) error(msg string, attrs authorizer.Attributes, err error) {
+	l.Log(slog.LevelError, msg, reviewFields(attrs, err)...)
+}
+
+func reviewFields(attrs authorizer.Attributes, err error) []any {
+	return []any{
+		"user", logs.Quote(attrs.GetUser().GetName(), logs.MaxQuoted),
+		"verb", logs.Quote(attrs.GetVerb(), logs.MaxQuoted),
+		"resource", logs.Quote(attrs.GetResource(), logs.MaxQuoted),
+		"path", logs.Quote(attrs.GetPath(), logs.MaxQuoted),
+		"err", logs.Quote(err.Error(), logs.MaxQuotedError),
+	}
+}

@@ -235,6 +235,9 @@ func TestCancelledRequestDoesNotFailOthers(t *testing.T) {
 	srv := newSARServer(t, allowAll)
 	release := srv.hold(t)
 	a := newTestAuthorizer(t, srv, authz.Options{})
+	var waiting sync.WaitGroup
+	waiting.Add(2)
+	authz.SetOnWait(a, waiting.Done)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancelled := make(chan error, 1)
@@ -242,15 +245,12 @@ func TestCancelledRequestDoesNotFailOthers(t *testing.T) {
 		_, _, err := a.Authorize(ctx, podAttrs("ns", "p"))
 		cancelled <- err
 	}()
-	require.Eventually(t, func() bool { return srv.count.Load() == 1 }, 10*time.Second, time.Millisecond)
-
 	other := make(chan authorizer.Decision, 1)
 	go func() {
 		d, _, _ := a.Authorize(context.Background(), podAttrs("ns", "p"))
 		other <- d
 	}()
-	require.Eventually(t, func() bool { return metricValue(t, a, "aggauth_authz_cache_misses_total") == 2 },
-		10*time.Second, time.Millisecond)
+	waiting.Wait() // both wait for the one review
 
 	cancel()
 	err := <-cancelled // returns while the review is still held
@@ -260,6 +260,48 @@ func TestCancelledRequestDoesNotFailOthers(t *testing.T) {
 	assert.Equal(t, authorizer.DecisionAllow, <-other)
 	assert.Equal(t, int64(1), srv.count.Load())
 	assert.Equal(t, 1.0, metricValue(t, a, "aggauth_authz_coalesced_waits_total"))
+}
+
+// TestAbandonedReviewIsCancelled: when every request waiting for a review has
+// gone, the review itself stops (kube-apiserver sees its request cancelled)
+// and nothing of it remains in flight.
+func TestAbandonedReviewIsCancelled(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	srv.hold(t)
+	a := newTestAuthorizer(t, srv, authz.Options{})
+	var waiting sync.WaitGroup
+	authz.SetOnWait(a, waiting.Done)
+	var wg sync.WaitGroup
+	cancels := make([]context.CancelFunc, 3)
+	for i := range cancels {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancels[i] = cancel
+		waiting.Add(1)
+		wg.Go(func() {
+			_, _, err := a.Authorize(ctx, podAttrs("ns", "p"))
+			assert.ErrorIs(t, err, context.Canceled)
+		})
+	}
+	waiting.Wait()
+	require.Eventually(t, func() bool { return srv.count.Load() == 1 }, 10*time.Second, time.Millisecond)
+	cancels[0]()
+	cancels[1]()
+	time.Sleep(20 * time.Millisecond)
+	assert.Zero(t, srv.cancelled.Load(), "a waiter remains: the review goes on")
+	cancels[2]()
+	wg.Wait()
+	require.Eventually(t, func() bool { return srv.cancelled.Load() == 1 && a.InFlight() == 0 }, 10*time.Second, time.Millisecond,
+		"the abandoned review was not cancelled")
+	assert.Equal(t, 0.0, metricValue(t, a, "aggauth_authz_sar_errors_total"), "an abandoned review is no failure")
+
+	// The next request for the same key starts a review of its own.
+	authz.SetOnWait(a, nil)
+	srv.mu.Lock()
+	srv.gate = nil
+	srv.mu.Unlock()
+	d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+	require.NoError(t, err)
+	assert.Equal(t, authorizer.DecisionAllow, d)
 }
 
 func TestOversizedAttributesAreNotCached(t *testing.T) {
@@ -275,24 +317,44 @@ func TestOversizedAttributesAreNotCached(t *testing.T) {
 	assert.Equal(t, int64(3), srv.count.Load()) // small once, big twice
 }
 
+// TestMaxInFlight: beyond the bounds a miss is refused at once with
+// ErrTooManyInFlight; joining a review in flight is always possible.
 func TestMaxInFlight(t *testing.T) {
 	srv := newSARServer(t, allowAll)
 	release := srv.hold(t)
-	a := newTestAuthorizer(t, srv, authz.Options{MaxInFlight: 2})
+	a := newTestAuthorizer(t, srv, authz.Options{MaxInFlight: 4, MaxInFlightPerUser: 2})
+	var waiting sync.WaitGroup
+	authz.SetOnWait(a, waiting.Done)
 	var wg sync.WaitGroup
-	for i := 0; i < 6; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _, err := a.Authorize(context.Background(), podAttrs("ns", fmt.Sprintf("p%d", i)))
+	start := func(attrs authorizer.AttributesRecord) {
+		waiting.Add(1)
+		wg.Go(func() {
+			d, _, err := a.Authorize(context.Background(), attrs)
 			assert.NoError(t, err)
-		}()
+			assert.Equal(t, authorizer.DecisionAllow, d)
+		})
+		waiting.Wait()
 	}
-	require.Eventually(t, func() bool { return srv.count.Load() == 2 }, 10*time.Second, time.Millisecond)
+	as := func(name string, attrs authorizer.AttributesRecord) authorizer.AttributesRecord {
+		attrs.User = &user.DefaultInfo{Name: name}
+		return attrs
+	}
+	start(podAttrs("ns", "p0"))
+	start(podAttrs("ns", "p1"))
+	_, _, err := a.Authorize(context.Background(), podAttrs("ns", "p2"))
+	require.ErrorIs(t, err, authz.ErrTooManyInFlight, "a third review for alice")
+	start(podAttrs("ns", "p0")) // joins
+	start(as("bob", podAttrs("ns", "p0")))
+	start(as("carol", podAttrs("ns", "p0")))
+	_, _, err = a.Authorize(context.Background(), as("dave", podAttrs("ns", "p0")))
+	require.ErrorIs(t, err, authz.ErrTooManyInFlight, "a fifth review in all")
+	assert.Equal(t, 2.0, metricValue(t, a, "aggauth_authz_too_many_in_flight_total"))
 	release()
 	wg.Wait()
-	assert.Equal(t, int64(6), srv.count.Load())
-	assert.Equal(t, int64(2), srv.maxActive.Load())
+	assert.Equal(t, int64(4), srv.count.Load())
+	authz.SetOnWait(a, nil)
+	_, _, err = a.Authorize(context.Background(), as("dave", podAttrs("ns", "p0")))
+	require.NoError(t, err, "room again once the reviews ended")
 }
 
 // TestCachedKeysOutliveTheirBuffers interleaves requests whose keys have the

@@ -5,8 +5,8 @@ import "github.com/prometheus/client_golang/prometheus"
 // metrics are the Authorizer's Prometheus collectors. They are not registered
 // anywhere; Collectors hands them to the user.
 type metrics struct {
-	hits, misses, coalesced, errors, staleAllows prometheus.Counter
-	latency                                      prometheus.Histogram
+	hits, misses, coalesced, errors, staleAllows, refused prometheus.Counter
+	latency                                               prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -19,6 +19,7 @@ func newMetrics() *metrics {
 		coalesced:   counter("coalesced_waits_total", "Cache misses that waited for a SubjectAccessReview another request had sent."),
 		errors:      counter("sar_errors_total", "SubjectAccessReviews that failed, after retries."),
 		staleAllows: counter("stale_allows_total", "Failed SubjectAccessReviews answered by an earlier allow (stale-if-error)."),
+		refused:     counter("too_many_in_flight_total", "Cache misses refused because MaxInFlight or MaxInFlightPerUser reviews were in flight."),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "aggauth", Subsystem: "authz", Name: "sar_duration_seconds",
 			Help:    "Latency of each SubjectAccessReview request to kube-apiserver, retries counted apart.",
@@ -28,5 +29,5 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.hits, m.misses, m.coalesced, m.errors, m.staleAllows, m.latency}
+	return []prometheus.Collector{m.hits, m.misses, m.coalesced, m.errors, m.staleAllows, m.refused, m.latency}
 }

@@ -14,13 +14,14 @@ import (
 // Defaults of Options; they are Kubernetes' delegated authorization defaults
 // where Kubernetes has one.
 const (
-	DefaultAllowTTL          = 10 * time.Second
-	DefaultDenyTTL           = 10 * time.Second
-	DefaultMaxEntries        = 8192
-	DefaultMaxBytes          = 8 << 20
-	DefaultMaxAttributeBytes = 10000
-	DefaultTimeout           = 30 * time.Second
-	DefaultMaxInFlight       = 100
+	DefaultAllowTTL           = 10 * time.Second
+	DefaultDenyTTL            = 10 * time.Second
+	DefaultMaxEntries         = 8192
+	DefaultMaxBytes           = 8 << 20
+	DefaultMaxAttributeBytes  = 10000
+	DefaultTimeout            = 30 * time.Second
+	DefaultMaxInFlight        = 1000
+	DefaultMaxInFlightPerUser = 64
 )
 
 // DefaultRetryBackoff is Kubernetes' webhook retry backoff: 5 attempts, waiting
@@ -64,9 +65,20 @@ type Options struct {
 	// 500, 504, 429, Retry-After); Steps is the number of attempts. Default
 	// DefaultRetryBackoff() (5 attempts); Steps 1 disables retries.
 	RetryBackoff wait.Backoff
-	// MaxInFlight bounds the reviews in flight to kube-apiserver at once.
-	// Default 100.
+	// MaxInFlight bounds the reviews in flight at once, waiting for the
+	// client's rate limiter, for kube-apiserver or for a retry. A cache miss
+	// that would start one more is refused at once with an error wrapping
+	// ErrTooManyInFlight (the middleware answers 429 with Retry-After), as
+	// kube-apiserver's max-in-flight filter refuses requests beyond its
+	// bound, instead of queueing without end. Joining a review in flight is
+	// always possible. Default 1000.
 	MaxInFlight int
+	// MaxInFlightPerUser bounds the reviews in flight for one user, so that
+	// one caller sending requests that all miss the cache (random names or
+	// selectors) cannot take the whole of MaxInFlight nor queue more than
+	// this many reviews ahead of others in the client's rate limiter.
+	// Default 64.
+	MaxInFlightPerUser int
 	// AlwaysAllowPaths are non-resource paths allowed without a review, with
 	// Kubernetes' rules: exact match, a leading "/" optional, a trailing "*"
 	// matches a prefix. nil means DefaultAlwaysAllowPaths(); an empty, non-nil
@@ -81,6 +93,13 @@ type Options struct {
 	// cannot be reached. It trades a window of continued access (a revoked
 	// permission keeps working during an outage, for at most StaleIfError) for
 	// availability during that outage. Default 0: off, every failure is a 503.
+	//
+	// "Cannot be reached" is exactly: the review's last attempt failed in the
+	// HTTP round trip (no connection, connection reset or lost, no answer
+	// before the deadline) or was answered 429 or 5xx. Nothing decided
+	// locally qualifies: not a wait for the client's rate limiter, not a
+	// cancellation, not ErrTooManyInFlight. So a caller cannot bring an old
+	// allow back by flooding while kube-apiserver is up and answering.
 	StaleIfError time.Duration
 	// Clock is used for cache expiry and retry waits. Default the real clock.
 	Clock clock.WithTicker
@@ -114,6 +133,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxInFlight == 0 {
 		o.MaxInFlight = DefaultMaxInFlight
 	}
+	if o.MaxInFlightPerUser == 0 {
+		o.MaxInFlightPerUser = min(DefaultMaxInFlightPerUser, o.MaxInFlight)
+	}
 	if o.AlwaysAllowPaths == nil {
 		o.AlwaysAllowPaths = DefaultAlwaysAllowPaths()
 	}
@@ -127,8 +149,8 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = slog.Default()
 	}
 	switch {
-	case o.MaxEntries < 0, o.MaxBytes < 0, o.MaxAttributeBytes < 0, o.MaxInFlight < 0:
-		return o, errors.New("authz: MaxEntries, MaxBytes, MaxAttributeBytes and MaxInFlight must not be negative")
+	case o.MaxEntries < 0, o.MaxBytes < 0, o.MaxAttributeBytes < 0, o.MaxInFlight < 0, o.MaxInFlightPerUser < 0:
+		return o, errors.New("authz: MaxEntries, MaxBytes, MaxAttributeBytes, MaxInFlight and MaxInFlightPerUser must not be negative")
 	case o.Timeout < 0, o.StaleIfError < 0:
 		return o, errors.New("authz: Timeout and StaleIfError must not be negative")
 	case o.RetryBackoff.Steps < 1:

@@ -2,8 +2,13 @@ package authz_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -11,8 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/util/webhook"
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/aggauth/aggauth/authz"
@@ -116,21 +123,35 @@ func TestRetriesStopAtTimeout(t *testing.T) {
 	assert.Contains(t, err.Error(), "test failure", "the last review error is reported")
 }
 
+// TestStaleIfError: an earlier allow answers only while kube-apiserver cannot
+// be reached (no connection, 429, 5xx), within the grace period, and never for
+// a failure decided locally.
 func TestStaleIfError(t *testing.T) {
-	down := func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
-		return authorizationv1.SubjectAccessReviewStatus{}, statusError(http.StatusForbidden, false)
+	answering := func(err *apierrors.StatusError) func(*sarServer) {
+		return func(srv *sarServer) {
+			srv.setAnswer(func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+				return authorizationv1.SubjectAccessReviewStatus{}, err
+			})
+		}
 	}
+	allowed := authorizationv1.SubjectAccessReviewStatus{Allowed: true}
 	tests := []struct {
 		name      string
 		stale     time.Duration
 		status    authorizationv1.SubjectAccessReviewStatus
+		fail      func(*sarServer)
 		after     time.Duration
 		wantAllow bool
 	}{
-		{name: "off", after: 11 * time.Second, status: authorizationv1.SubjectAccessReviewStatus{Allowed: true}},
-		{name: "on, within grace", stale: time.Minute, after: 59 * time.Second, status: authorizationv1.SubjectAccessReviewStatus{Allowed: true}, wantAllow: true},
-		{name: "on, past grace", stale: time.Minute, after: time.Minute, status: authorizationv1.SubjectAccessReviewStatus{Allowed: true}},
-		{name: "on, denials are never reused", stale: time.Minute, after: 11 * time.Second, status: authorizationv1.SubjectAccessReviewStatus{Reason: "no"}},
+		{name: "off", after: 11 * time.Second, status: allowed, fail: answering(statusError(http.StatusServiceUnavailable, false))},
+		{name: "503, within grace", stale: time.Minute, after: 59 * time.Second, status: allowed, fail: answering(statusError(http.StatusServiceUnavailable, false)), wantAllow: true},
+		{name: "500, within grace", stale: time.Minute, after: 59 * time.Second, status: allowed, fail: answering(statusError(http.StatusInternalServerError, false)), wantAllow: true},
+		{name: "429, within grace", stale: time.Minute, after: 59 * time.Second, status: allowed, fail: answering(statusError(http.StatusTooManyRequests, false)), wantAllow: true},
+		{name: "no connection, within grace", stale: time.Minute, after: 59 * time.Second, status: allowed, fail: func(srv *sarServer) { srv.Close() }, wantAllow: true},
+		{name: "503, past grace", stale: time.Minute, after: time.Minute, status: allowed, fail: answering(statusError(http.StatusServiceUnavailable, false))},
+		{name: "403 is an answer", stale: time.Minute, after: 11 * time.Second, status: allowed, fail: answering(statusError(http.StatusForbidden, false))},
+		{name: "400 is an answer", stale: time.Minute, after: 11 * time.Second, status: allowed, fail: answering(statusError(http.StatusBadRequest, false))},
+		{name: "denials are never reused", stale: time.Minute, after: 11 * time.Second, status: authorizationv1.SubjectAccessReviewStatus{Reason: "no"}, fail: answering(statusError(http.StatusServiceUnavailable, false))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,14 +159,14 @@ func TestStaleIfError(t *testing.T) {
 				return tt.status, nil
 			})
 			clk := testingclock.NewFakeClock(epoch)
-			a := newTestAuthorizer(t, srv, authz.Options{Clock: clk, StaleIfError: tt.stale})
+			a := newTestAuthorizer(t, srv, authz.Options{Clock: clk, StaleIfError: tt.stale, RetryBackoff: authzBackoff(1)})
 			_, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
 			require.NoError(t, err)
 
-			srv.setAnswer(down)
+			tt.fail(srv)
 			clk.Step(tt.after)
 			d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
-			assert.Equal(t, int64(2), srv.count.Load(), "a stale entry must not answer while kube-apiserver is reachable")
+			assert.Equal(t, uint64(2), a.SARsSent(), "a stale entry must not answer before kube-apiserver was asked")
 			if tt.wantAllow {
 				require.NoError(t, err)
 				assert.Equal(t, authorizer.DecisionAllow, d)
@@ -153,7 +174,52 @@ func TestStaleIfError(t *testing.T) {
 			} else {
 				require.Error(t, err)
 				assert.Equal(t, authorizer.DecisionNoOpinion, d)
+				assert.Equal(t, 0.0, metricValue(t, a, "aggauth_authz_stale_allows_total"))
 			}
 		})
+	}
+}
+
+// TestStaleIfErrorNotForLocalFailures: waiting for the client's rate limiter
+// past the review's deadline never brings an earlier allow back. (A request
+// refused for too many reviews in flight never reaches a review at all.)
+func TestStaleIfErrorNotForLocalFailures(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	clk := testingclock.NewFakeClock(epoch)
+	client, err := authz.NewClient(srv.restConfig(), authz.ClientOptions{QPS: 0.001, Burst: 1})
+	require.NoError(t, err)
+	a, err := authz.New(client, authz.Options{Clock: clk, StaleIfError: time.Hour, Timeout: time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	_, _, err = a.Authorize(context.Background(), podAttrs("ns", "p")) // spends the only token
+	require.NoError(t, err)
+	clk.Step(11 * time.Second)
+
+	d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+	require.Error(t, err, "the rate limiter cannot give a token before the deadline")
+	assert.Equal(t, authorizer.DecisionNoOpinion, d)
+	assert.Equal(t, int64(1), srv.count.Load(), "the second review never left")
+	assert.Equal(t, 0.0, metricValue(t, a, "aggauth_authz_stale_allows_total"))
+}
+
+func TestShouldRetryMatchesKubernetes(t *testing.T) {
+	errs := []error{
+		nil,
+		errors.New("plain"),
+		syscall.ECONNRESET,
+		&url.Error{Op: "Post", URL: "https://x", Err: syscall.ECONNRESET},
+		&url.Error{Op: "Post", URL: "https://x", Err: syscall.ECONNREFUSED},
+		errors.New("http2: client connection lost"),
+		fmt.Errorf("wrapped: %w", errors.New("http2: client connection lost")),
+		context.Canceled,
+		context.DeadlineExceeded,
+	}
+	for _, code := range []int32{400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504} {
+		errs = append(errs, statusError(code, false), statusError(code, true), fmt.Errorf("authz: SubjectAccessReview: %w", statusError(code, true)))
+	}
+	errs = append(errs, apierrors.NewServerTimeout(schema.GroupResource{Resource: "subjectaccessreviews"}, "create", 1),
+		apierrors.NewTimeoutError("slow", 2), apierrors.NewTooManyRequests("busy", 0), apierrors.NewInternalError(errors.New("x")))
+	for i, err := range errs {
+		assert.Equal(t, webhook.DefaultShouldRetry(err), authz.ShouldRetry(err), "#%d: %v", i, err)
 	}
 }

@@ -4,67 +4,94 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	"k8s.io/apiserver/pkg/util/webhook"
+
+	"github.com/aggauth/aggauth/internal/flight"
 )
 
-// await joins the review flight for key, starting it if there is none, and
+// ErrTooManyInFlight is wrapped by the error Authorize returns when a review
+// would exceed Options.MaxInFlight or Options.MaxInFlightPerUser. The
+// middleware answers it with 429 and Retry-After, as kube-apiserver's
+// max-in-flight filter does.
+var ErrTooManyInFlight = errors.New("too many authorization checks in flight")
+
+// await joins the review flight for key, or starts one for the user u, and
 // waits for its result or for ctx to end, whichever comes first. A request that
-// ends stops waiting at once; the flight goes on for the others.
-func (a *Authorizer) await(ctx context.Context, key string, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
-	leader := false
-	ch := a.flights.DoChan(key, func() (any, error) {
-		leader = true // read only after the result is received
+// ends stops waiting at once; the flight goes on for the others, and is
+// cancelled when the last of them has left.
+func (a *Authorizer) await(ctx context.Context, key, user string, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+	e, shared, err := a.flights.Do(ctx, key, user, func(ctx context.Context) (*entry, error) {
 		return a.review(ctx, key, attrs)
 	})
-	select {
-	case res := <-ch:
-		if !leader {
-			a.metrics.coalesced.Inc()
-		}
-		if res.Err != nil {
-			return authorizer.DecisionNoOpinion, "", res.Err
-		}
-		return decision(&res.Val.(*entry).status)
-	case <-ctx.Done():
-		return authorizer.DecisionNoOpinion, "", fmt.Errorf("authz: request ended while waiting for its SubjectAccessReview: %w", context.Cause(ctx))
+	if shared {
+		a.metrics.coalesced.Inc()
 	}
+	switch {
+	case errors.Is(err, flight.ErrTooMany):
+		a.metrics.refused.Inc()
+		return authorizer.DecisionNoOpinion, "", fmt.Errorf("authz: %w", ErrTooManyInFlight)
+	case err != nil && ctx.Err() != nil:
+		return authorizer.DecisionNoOpinion, "", fmt.Errorf("authz: request ended while waiting for its SubjectAccessReview: %w", err)
+	case err != nil:
+		return authorizer.DecisionNoOpinion, "", err
+	}
+	return decision(&e.status)
 }
 
 // review sends the SubjectAccessReview for attrs and caches its result. It runs
-// once per flight, on a context detached from the request that started it
-// (keeping its values) and bounded by Options.Timeout.
-func (a *Authorizer) review(reqCtx context.Context, key string, attrs authorizer.Attributes) (*entry, error) {
+// once per flight, on the flight's context.
+func (a *Authorizer) review(ctx context.Context, key string, attrs authorizer.Attributes) (*entry, error) {
 	// A flight that ended between this request's cache miss and the start of this
 	// flight has already answered.
 	if e, ok := a.cache.get(key, a.opts.Clock.Now()); ok {
 		return &e, nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), a.opts.Timeout)
-	defer cancel()
-
 	u := attrs.GetUser()
 	status, err := a.create(ctx, newSubjectAccessReview(u, attrs))
 	now := a.opts.Clock.Now()
 	if err != nil {
-		a.metrics.errors.Inc()
-		if e, ok := a.cache.getStale(key, now); ok && e.status.Allowed && !e.status.Denied {
-			a.metrics.staleAllows.Inc()
-			a.log.Warn("authz: SubjectAccessReview failed; reusing an earlier allow (stale-if-error)",
-				"user", u.GetName(), "verb", attrs.GetVerb(), "resource", attrs.GetResource(), "path", attrs.GetPath(), "err", err)
-			return &e, nil
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return nil, err // abandoned by every waiter: nobody to tell
 		}
-		a.log.Error("authz: SubjectAccessReview failed",
-			"user", u.GetName(), "verb", attrs.GetVerb(), "resource", attrs.GetResource(), "path", attrs.GetPath(), "err", err)
+		a.metrics.errors.Inc()
+		if unreachable(err) {
+			if e, ok := a.cache.getStale(key, now); ok && e.status.Allowed && !e.status.Denied {
+				a.metrics.staleAllows.Inc()
+				a.log.warn("authz: SubjectAccessReview failed; reusing an earlier allow (stale-if-error)", attrs, err)
+				return &e, nil
+			}
+		}
+		a.log.error("authz: SubjectAccessReview failed", attrs, err)
 		return nil, err
 	}
 	e := &entry{status: *status}
 	a.store(key, e, attrs, now)
 	return e, nil
+}
+
+// unreachable reports whether err says kube-apiserver could not answer: no
+// connection, a connection lost or timed out before the answer, or an answer of
+// 429 or 5xx. It is false for everything decided locally: a wait for the
+// client's rate limiter or for a deadline, and cancellation. Only then may
+// StaleIfError reuse an earlier allow.
+func unreachable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		code := status.Status().Code
+		return code == 429 || code >= 500
+	}
+	var ue *url.Error // every failure of the HTTP round trip, and only those
+	return errors.As(err, &ue)
 }
 
 // store caches e, answered at now, unless its kind of answer is not cached or
@@ -86,10 +113,8 @@ func (a *Authorizer) store(key string, e *entry, attrs authorizer.Attributes, no
 	a.cache.add(key, *e)
 }
 
-// create sends sar, retrying retriable errors (Kubernetes' DefaultShouldRetry:
-// connection reset, HTTP/2 connection lost, 500, 504, 429, or any Retry-After)
-// with Options.RetryBackoff, as Kubernetes' webhook authorizer does, until ctx
-// ends.
+// create sends sar, retrying retriable errors (see shouldRetry) with
+// Options.RetryBackoff, as Kubernetes' webhook authorizer does, until ctx ends.
 func (a *Authorizer) create(ctx context.Context, sar *authorizationv1.SubjectAccessReview) (*authorizationv1.SubjectAccessReviewStatus, error) {
 	backoff := a.opts.RetryBackoff
 	for {
@@ -97,7 +122,7 @@ func (a *Authorizer) create(ctx context.Context, sar *authorizationv1.SubjectAcc
 		if err == nil {
 			return &res.Status, nil
 		}
-		if !webhook.DefaultShouldRetry(err) || backoff.Steps <= 1 {
+		if !shouldRetry(err) || backoff.Steps <= 1 {
 			return nil, err
 		}
 		t := a.opts.Clock.NewTimer(backoff.Step())
@@ -110,14 +135,22 @@ func (a *Authorizer) create(ctx context.Context, sar *authorizationv1.SubjectAcc
 	}
 }
 
-// send makes one review request, holding one of the MaxInFlight slots.
-func (a *Authorizer) send(ctx context.Context, sar *authorizationv1.SubjectAccessReview) (*authorizationv1.SubjectAccessReview, error) {
-	select {
-	case a.inFlight <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("authz: waiting for a free SubjectAccessReview slot: %w", context.Cause(ctx))
+// shouldRetry is Kubernetes' webhook.DefaultShouldRetry
+// (k8s.io/apiserver/pkg/util/webhook), which this package does not import for
+// it (it would bring in grpc and OpenTelemetry): a connection reset or an
+// HTTP/2 connection lost, a 500, a 504 or a 429, or any answer with a
+// Retry-After. A differential test holds the two equal.
+func shouldRetry(err error) bool {
+	if utilnet.IsConnectionReset(err) || utilnet.IsHTTP2ConnectionLost(err) || apierrors.IsInternalError(err) ||
+		apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) {
+		return true
 	}
-	defer func() { <-a.inFlight }()
+	_, retry := apierrors.SuggestsClientDelay(err)
+	return retry
+}
+
+// send makes one review request.
+func (a *Authorizer) send(ctx context.Context, sar *authorizationv1.SubjectAccessReview) (*authorizationv1.SubjectAccessReview, error) {
 	a.sarsSent.Add(1)
 	start := a.opts.Clock.Now()
 	res, err := a.client.Create(ctx, sar, metav1.CreateOptions{})

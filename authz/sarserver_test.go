@@ -37,6 +37,8 @@ type sarServer struct {
 	bodies [][]byte
 
 	count, active, maxActive atomic.Int64
+	// cancelled counts the held reviews whose client went away.
+	cancelled atomic.Int64
 }
 
 // allowAll answers every review with an allow.
@@ -86,6 +88,7 @@ func (s *sarServer) serve(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-gate:
 		case <-r.Context().Done():
+			s.cancelled.Add(1)
 			return
 		}
 	}

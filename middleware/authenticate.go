@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/aggauth/aggauth/authn"
+	"github.com/aggauth/aggauth/internal/logs"
 )
 
 // AuthenticateOptions configures the Authenticate middleware.
@@ -19,7 +21,10 @@ type AuthenticateOptions struct {
 	// any Kubernetes authenticator.Request works.
 	Authenticator authenticator.Request
 
-	// Logger receives authentication errors (at Info level: clients cause them).
+	// Logger receives authentication errors at Info level (clients cause
+	// them), a few a second at most, each with its reason
+	// (authn.FailureReason) and the request path cut to 64 bytes and escaped;
+	// never the error's text, which may repeat what the client sent.
 	// Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -60,9 +65,10 @@ func Authenticate(opts AuthenticateOptions) (func(http.Handler) http.Handler, er
 // authenticateStep is the work of the Authenticate middleware, shared with the
 // composed Chain.
 type authenticateStep struct {
-	auth   authenticator.Request
-	logger *slog.Logger
-	clear  func(http.Header)
+	auth     authenticator.Request
+	log      *logs.Limited
+	clear    func(http.Header)
+	failures *prometheus.CounterVec
 }
 
 // newAuthenticateStep checks opts and fills in their defaults.
@@ -70,9 +76,14 @@ func newAuthenticateStep(opts AuthenticateOptions) (*authenticateStep, error) {
 	if opts.Authenticator == nil {
 		return nil, errors.New("middleware: the Authenticator option is required")
 	}
-	a := &authenticateStep{auth: opts.Authenticator, logger: opts.Logger, clear: authn.ClearHeaders}
-	if a.logger == nil {
-		a.logger = slog.Default()
+	a := &authenticateStep{
+		auth:  opts.Authenticator,
+		log:   logs.NewLimited(opts.Logger),
+		clear: authn.ClearHeaders,
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "aggauth", Subsystem: "authn", Name: "failures_total",
+			Help: "Requests answered 401, by reason (see authn.FailureReason).",
+		}, []string{"reason"}),
 	}
 	if hc, ok := opts.Authenticator.(headerClearer); ok {
 		a.clear = hc.ClearHeaders
@@ -85,8 +96,10 @@ func newAuthenticateStep(opts AuthenticateOptions) (*authenticateStep, error) {
 func (a *authenticateStep) authenticate(w http.ResponseWriter, r *http.Request) user.Info {
 	resp, ok, err := a.auth.AuthenticateRequest(r)
 	if err != nil || !ok {
+		reason := authn.FailureReason(err)
+		a.failures.WithLabelValues(reason).Inc()
 		if err != nil {
-			a.logger.Info("unable to authenticate the request", "path", r.URL.Path, "err", err)
+			a.log.Log(slog.LevelInfo, "request not authenticated", "reason", reason, "path", logs.Quote(r.URL.Path, logs.MaxQuoted))
 		}
 		Unauthorized(w, r)
 		return nil

@@ -1,7 +1,11 @@
 package middleware_test
 
 import (
+	"bytes"
 	"crypto/tls"
+	"crypto/x509"
+	"log/slog"
+	"strings"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -165,4 +169,32 @@ func TestAuthenticateOverRealTLS(t *testing.T) {
 	res = get(newClient(newProxy))
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	assert.Equal(t, []string{"front-proxy-client", "front-proxy-client"}, accepted)
+}
+
+// TestAuthenticationFailureLogsAreBounded: a client that is refused over and
+// over, with a huge path and a certificate whose names it chose, writes a few
+// short lines, never its own text in full.
+func TestAuthenticationFailureLogsAreBounded(t *testing.T) {
+	f := newAuthnFixture(t, false)
+	var buf bytes.Buffer
+	mw, err := middleware.Authenticate(middleware.AuthenticateOptions{Authenticator: f.union,
+		Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	require.NoError(t, err)
+	h := mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Fatal("handler reached") }))
+	attacker := testpki.NewCA(strings.Repeat("C", 10000), testpki.ECDSA)
+	path := "/" + strings.Repeat("%0a", 100000)
+	const n = 1000
+	for range n {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.Path = path
+		req.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{attacker.Cert}}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusUnauthorized, rec.Code)
+	}
+	assert.LessOrEqual(t, buf.Len(), 512*n/100, "log bytes: %d for %d refused requests", buf.Len(), n)
+	line, _, _ := strings.Cut(buf.String(), "\n")
+	assert.Less(t, len(line), 512, "one line: %s", line)
+	assert.Contains(t, line, "reason=certificate_invalid")
+	assert.NotContains(t, buf.String(), "CCCCCCCCCC", "the certificate's names are not logged")
 }

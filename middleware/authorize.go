@@ -11,6 +11,8 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/aggauth/aggauth/authz"
 )
 
 // DefaultAuthorizeRetryAfter is the default AuthorizeOptions.RetryAfter.
@@ -34,6 +36,9 @@ var errNoUser = errors.New("no user in the request context: an authentication mi
 //     cannot get resource "pods" in API group "" in the namespace "ns": reason).
 //   - an error without Allow (kube-apiserver could not be reached, for
 //     example): 503, a Status with Retry-After. It never allows on error.
+//   - an error wrapping authz.ErrTooManyInFlight (the check would exceed the
+//     authorizer's bound on reviews in flight): 429, a Status with
+//     Retry-After.
 //   - no user in the context: 500; it is a wiring mistake, never allowed.
 //
 // It uses the attributes stored by RequestAttributes, or resolves them itself
@@ -43,7 +48,7 @@ func Authorize(a authorizer.UnconditionalAuthorizer, opts AuthorizeOptions) func
 	if a == nil {
 		panic("middleware: Authorize needs an authorizer")
 	}
-	errUnavailable := opts.unavailable()
+	refusals := opts.refusals()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
@@ -68,24 +73,24 @@ func Authorize(a authorizer.UnconditionalAuthorizer, opts AuthorizeOptions) func
 			}
 			s.attrs.User = u
 
-			if authorized(w, r, a, s, errUnavailable) {
+			if authorized(w, r, a, s, refusals) {
 				next.ServeHTTP(w, r)
 			}
 		})
 	}
 }
 
-// unavailable is the 503 answered when the authorization check failed.
-func unavailable(retryAfter int32) error {
-	err := apierrors.NewServiceUnavailable("the authorization check for this request could not be completed; retry later")
-	err.ErrStatus.Details = &metav1.StatusDetails{RetryAfterSeconds: retryAfter}
-	return err
+// refusals are the errors answered when the authorization check could not be
+// completed: 503 when it failed, 429 when it was not attempted for too many
+// checks in flight; both with Retry-After.
+type refusals struct {
+	unavailable, busy error
 }
 
 // authorized asks a about s's attributes and records the decision in s. When a
-// does not allow, it writes the refusal (403, or 503 on an error) and reports
-// false.
-func authorized(w http.ResponseWriter, r *http.Request, a authorizer.UnconditionalAuthorizer, s *requestState, errUnavailable error) bool {
+// does not allow, it writes the refusal (403, or 503 or 429 on an error) and
+// reports false.
+func authorized(w http.ResponseWriter, r *http.Request, a authorizer.UnconditionalAuthorizer, s *requestState, refuse refusals) bool {
 	d, reason, err := a.Authorize(r.Context(), &s.attrs)
 	switch {
 	case d == authorizer.DecisionAllow:
@@ -93,18 +98,24 @@ func authorized(w http.ResponseWriter, r *http.Request, a authorizer.Uncondition
 		return true
 	case d == authorizer.DecisionDeny || err == nil:
 		WriteStatus(w, responsewriters.ForbiddenStatusError(&s.attrs, reason))
+	case errors.Is(err, authz.ErrTooManyInFlight):
+		WriteStatus(w, refuse.busy)
 	default:
-		WriteStatus(w, errUnavailable)
+		WriteStatus(w, refuse.unavailable)
 	}
 	return false
 }
 
-// unavailable is the 503 answered when the check could not be completed, with
-// RetryAfter (default DefaultAuthorizeRetryAfter) rounded up to seconds.
-func (o AuthorizeOptions) unavailable() error {
+// refusals are the 503 and 429 answered when the check could not be completed,
+// with RetryAfter (default DefaultAuthorizeRetryAfter) rounded up to seconds.
+func (o AuthorizeOptions) refusals() refusals {
 	d := o.RetryAfter
 	if d <= 0 {
 		d = DefaultAuthorizeRetryAfter
 	}
-	return unavailable(int32((d + time.Second - 1) / time.Second))
+	seconds := int32((d + time.Second - 1) / time.Second)
+	unavailable := apierrors.NewServiceUnavailable("the authorization check for this request could not be completed; retry later")
+	unavailable.ErrStatus.Details = &metav1.StatusDetails{RetryAfterSeconds: seconds}
+	busy := apierrors.NewTooManyRequests("too many requests are waiting for their authorization check; retry later", int(seconds))
+	return refusals{unavailable: unavailable, busy: busy}
 }

@@ -88,6 +88,10 @@ func TestAuthorize(t *testing.T) {
 			authz: fixedAuthorizer{decision: authorizer.DecisionNoOpinion, err: boom}, wantCode: http.StatusServiceUnavailable,
 			wantMessage:    "the authorization check for this request could not be completed; retry later",
 			wantRetryAfter: "3", wantDetails: &metav1.StatusDetails{RetryAfterSeconds: 3}},
+		{name: "too many checks in flight", method: "GET", target: "/api/v1/pods",
+			authz: fixedAuthorizer{decision: authorizer.DecisionNoOpinion, err: fmt.Errorf("authz: %w", authz.ErrTooManyInFlight)}, wantCode: http.StatusTooManyRequests,
+			wantMessage:    "too many requests are waiting for their authorization check; retry later",
+			wantRetryAfter: "1", wantDetails: &metav1.StatusDetails{RetryAfterSeconds: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

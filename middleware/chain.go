@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -49,9 +50,9 @@ type ChainOptions struct {
 // next handler. It does what those middlewares do in a row, in one handler: the
 // request and its context are copied once instead of once per step.
 type Chain struct {
-	opts           ChainOptions
-	authn          *authenticateStep
-	errUnavailable error
+	opts     ChainOptions
+	authn    *authenticateStep
+	refusals refusals
 }
 
 // NewChain checks opts and composes the chain.
@@ -63,7 +64,7 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Chain{opts: opts, authn: a, errUnavailable: opts.Authorize.unavailable()}, nil
+	return &Chain{opts: opts, authn: a, refusals: opts.Authorize.refusals()}, nil
 }
 
 // serve is Authenticate, RequestAttributes, Authorize and Admit in one.
@@ -79,7 +80,7 @@ func (c *Chain) serve(next http.Handler) http.Handler {
 			return
 		}
 		r = r.WithContext(withState(request.WithUser(r.Context(), u), s))
-		if !authorized(w, r, c.opts.Authorizer, s, c.errUnavailable) {
+		if !authorized(w, r, c.opts.Authorizer, s, c.refusals) {
 			return
 		}
 		if c.opts.Admission != nil && !admitted(w, r, c.opts.Admission, s.attrs.RequestInfo()) {
@@ -110,6 +111,10 @@ func (c *Chain) Handler(next http.Handler) http.Handler {
 		}
 	})
 }
+
+// Collectors returns the chain's Prometheus collectors, for the caller to
+// register: aggauth_authn_failures_total{reason}.
+func (c *Chain) Collectors() []prometheus.Collector { return []prometheus.Collector{c.authn.failures} }
 
 // Ready returns nil when every ready check passes, or the failures.
 func (c *Chain) Ready() error {

@@ -1,0 +1,34 @@
+package logs
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"golang.org/x/time/rate"
+)
+
+func TestQuote(t *testing.T) {
+	assert.Equal(t, `"/healthz"`, Quote("/healthz", MaxQuoted))
+	long := strings.Repeat("\x00", 10000)
+	q := Quote(long, MaxQuoted)
+	assert.LessOrEqual(t, len(q), 4*MaxQuoted+5)
+	assert.True(t, strings.HasSuffix(q, `"...`))
+	assert.NotContains(t, Quote("a\nb", MaxQuoted), "\n")
+}
+
+func TestLimited(t *testing.T) {
+	var buf bytes.Buffer
+	l := NewLimited(slog.New(slog.NewTextHandler(&buf, nil)))
+	for range 1000 {
+		l.Log(slog.LevelWarn, "refused")
+	}
+	lines := strings.Count(buf.String(), "\n")
+	assert.GreaterOrEqual(t, lines, DefaultBurst)
+	assert.LessOrEqual(t, lines, DefaultBurst+2, "a burst of 1,000 writes about the burst")
+	l.limiter = rate.NewLimiter(rate.Inf, 1) // the next line is allowed
+	l.Log(slog.LevelWarn, "refused")
+	assert.Contains(t, buf.String(), "suppressed=", "the dropped lines are counted")
+}
