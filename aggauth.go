@@ -26,6 +26,7 @@ type Chain struct {
 	authorizer *authz.Authorizer
 	clientCA   authn.CAProvider
 	rh         authn.RequestHeaderProvider
+	rhReady    func() error // why rh has no configuration, when it comes from the ConfigMap
 }
 
 // New connects to kube-apiserver as opts say, starts what watches the cluster

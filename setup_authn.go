@@ -64,6 +64,7 @@ func (c *Chain) authenticator(ctx context.Context, o Options, cfg *rest.Config) 
 		}
 	case src != nil:
 		c.rh = src.RequestHeader()
+		c.rhReady = src.Ready
 	}
 	if c.rh == nil && c.clientCA == nil {
 		return nil, errors.New("aggauth: no authentication configured: the ConfigMap lookup is skipped and neither --client-ca-file nor --requestheader-client-ca-file is set")
@@ -87,6 +88,9 @@ func (c *Chain) authenticator(ctx context.Context, o Options, cfg *rest.Config) 
 // the aggregator's requests cannot be authenticated.
 func (c *Chain) authnReady() error {
 	if c.rh != nil && c.rh.RequestHeaderConfig() == nil {
+		if c.rhReady != nil {
+			return c.rhReady()
+		}
 		return errors.New("front-proxy configuration not loaded yet")
 	}
 	if c.rh == nil && c.clientCA.CABundle() == nil {

@@ -58,19 +58,34 @@ type ConfigMapSourceOptions struct {
 // with the cluster's extension-apiserver-authentication ConfigMap, through one
 // informer restricted to that object.
 //
-// Before the first successful load it provides nothing, so nobody is authenticated
-// (fail closed). After it, an update that cannot be used (ConfigMap deleted, key
-// missing, invalid JSON, unparsable CA) keeps the last good configuration and is
-// logged (fail static). The client CA and the front-proxy configuration are kept
-// separately: a broken client-ca-file does not stop a front-proxy CA rotation.
+// Before the first successful load it provides nothing, so nobody is
+// authenticated (fail closed). After it:
+//
+//   - an update that cannot be parsed (invalid JSON, an unparsable CA bundle)
+//     keeps the last good value and is logged (fail static);
+//   - a ConfigMap deleted, or a CA key removed or emptied, revokes what it held
+//     on the next request: without requestheader-client-ca-file nobody is
+//     authenticated from headers, without client-ca-file no client
+//     certificate is accepted, until the key is back. Kubernetes v0.37.2 keeps
+//     the last CA in force until restart instead
+//     (kubernetes/kubernetes#140130); kube-apiserver recreates a deleted
+//     ConfigMap within moments, and the next event puts it back in force.
+//
+// The client CA and the front-proxy configuration are kept separately: a broken
+// client-ca-file does not stop a front-proxy CA rotation. Ready says why the
+// front-proxy configuration is not in force.
 type ConfigMapSource struct {
 	opts          ConfigMapSourceOptions
 	clientCA      DynamicCA
 	requestHeader DynamicRequestHeader
 	loaded        atomic.Bool
+	// notReady is why no front-proxy configuration is in force (nil when one
+	// is).
+	notReady atomic.Pointer[error]
 
-	mu      sync.Mutex // serializes apply
-	stopped chan struct{}
+	mu       sync.Mutex // serializes apply and revoke
+	watching atomic.Bool
+	stopped  chan struct{}
 }
 
 // NewConfigMapSource returns a source; call Start to load and watch.
@@ -90,7 +105,20 @@ func NewConfigMapSource(opts ConfigMapSourceOptions) (*ConfigMapSource, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &ConfigMapSource{opts: opts, stopped: make(chan struct{})}, nil
+	s := &ConfigMapSource{opts: opts, stopped: make(chan struct{})}
+	s.setNotReady(errors.New("the authentication ConfigMap has not been read yet"))
+	return s, nil
+}
+
+func (s *ConfigMapSource) setNotReady(err error) { s.notReady.Store(&err) }
+
+// Ready returns nil while a front-proxy configuration is in force, else why
+// not: not read yet, the ConfigMap deleted, its CA key missing.
+func (s *ConfigMapSource) Ready() error {
+	if p := s.notReady.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // ClientCA provides the client-ca-file bundle (nil until loaded).
@@ -134,8 +162,11 @@ func (s *ConfigMapSource) Load(ctx context.Context) error {
 }
 
 // Watch follows the ConfigMap with one informer restricted to it until ctx is
-// done; Done is closed then. Call it once.
+// done; Done is closed then. A second call does nothing.
 func (s *ConfigMapSource) Watch(ctx context.Context) error {
+	if !s.watching.CompareAndSwap(false, true) {
+		return nil
+	}
 	factory := informers.NewSharedInformerFactoryWithOptions(s.opts.Client, s.opts.Resync,
 		informers.WithNamespace(s.opts.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -145,10 +176,7 @@ func (s *ConfigMapSource) Watch(ctx context.Context) error {
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.applyObject(obj) },
 		UpdateFunc: func(_, obj any) { s.applyObject(obj) },
-		DeleteFunc: func(any) {
-			s.opts.Logger.Warn("authentication ConfigMap deleted; keeping the last good configuration",
-				"namespace", s.opts.Namespace, "name", s.opts.Name)
-		},
+		DeleteFunc: func(any) { s.revoke() },
 	})
 	if err != nil {
 		return fmt.Errorf("authn: watching ConfigMap: %w", err)
@@ -169,26 +197,51 @@ func (s *ConfigMapSource) applyObject(obj any) {
 	}
 }
 
+// revoke withdraws the trust the deleted ConfigMap held.
+func (s *ConfigMapSource) revoke() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setNotReady(fmt.Errorf("the ConfigMap %s/%s was deleted: front-proxy trust revoked until it is recreated", s.opts.Namespace, s.opts.Name))
+	clientCA, rh := s.clientCA.Set(nil), s.requestHeader.RequestHeaderConfig() != nil
+	_ = s.requestHeader.Set(nil)
+	if clientCA || rh {
+		s.opts.Logger.Warn("authentication ConfigMap deleted: front-proxy and client-certificate trust revoked until it is recreated",
+			"namespace", s.opts.Namespace, "name", s.opts.Name)
+	}
+}
+
 // apply parses cm and puts in force what is valid, keeping the last good value of
-// each part that is not.
+// each part that is malformed and revoking each part whose CA key is missing.
 func (s *ConfigMapSource) apply(cm *corev1.ConfigMap) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	log := s.opts.Logger.With("namespace", cm.Namespace, "name", cm.Name, "resourceVersion", cm.ResourceVersion)
 
-	if ca, err := s.parseCA(cm.Data[KeyClientCA], s.clientCA.CABundle()); err != nil {
-		if s.clientCA.CABundle() == nil && cm.Data[KeyClientCA] == "" {
-			log.Debug("no client CA in the ConfigMap; client certificates are not accepted", "key", KeyClientCA)
-		} else {
-			log.Warn("keeping the last good client CA", "key", KeyClientCA, "err", err)
+	switch ca, err := s.parseCA(cm.Data[KeyClientCA], s.clientCA.CABundle()); {
+	case cm.Data[KeyClientCA] == "":
+		if s.clientCA.Set(nil) {
+			log.Warn("client CA removed from the ConfigMap: client certificates are no longer accepted", "key", KeyClientCA)
 		}
-	} else if s.clientCA.Set(ca) {
+	case err != nil:
+		log.Warn("keeping the last good client CA", "key", KeyClientCA, "err", err)
+	case s.clientCA.Set(ca):
 		log.Info("client CA loaded", "certificates", len(ca.Certificates()))
 	}
 
+	if cm.Data[KeyRequestHeaderCA] == "" {
+		s.setNotReady(fmt.Errorf("the ConfigMap %s/%s has no %s: nobody is authenticated from headers", cm.Namespace, cm.Name, KeyRequestHeaderCA))
+		if s.requestHeader.RequestHeaderConfig() != nil {
+			_ = s.requestHeader.Set(nil)
+			log.Warn("front-proxy CA removed from the ConfigMap: front-proxy trust revoked", "key", KeyRequestHeaderCA)
+		}
+		return
+	}
 	rh, err := s.parseRequestHeader(cm.Data)
 	if err != nil {
 		log.Warn("keeping the last good front-proxy configuration", "err", err)
+		if s.requestHeader.RequestHeaderConfig() == nil {
+			s.setNotReady(fmt.Errorf("the front-proxy configuration in the ConfigMap %s/%s is invalid: %w", cm.Namespace, cm.Name, err))
+		}
 		return
 	}
 	if sameRequestHeader(rh, s.requestHeader.RequestHeaderConfig()) {
@@ -199,6 +252,7 @@ func (s *ConfigMapSource) apply(cm *corev1.ConfigMap) {
 		return
 	}
 	s.loaded.Store(true)
+	s.notReady.Store(nil)
 	log.Info("front-proxy configuration loaded", "allowedNames", rh.AllowedNames, "certificates", len(rh.CA.Certificates()))
 	if ca := s.clientCA.CABundle(); ca != nil && len(rh.AllowedNames) == 0 && SharesCertificate(ca, rh.CA) {
 		log.Error("the front-proxy CA shares a certificate with the client CA and no allowed names are set; front-proxy authentication is refused until this is fixed")

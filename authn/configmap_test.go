@@ -143,7 +143,6 @@ func TestConfigMapSource(t *testing.T) {
 	}{
 		{"invalid JSON", map[string]string{"requestheader-allowed-names": `["front-proxy-client"`}},
 		{"unparsable CA", map[string]string{"requestheader-client-ca-file": "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"}},
-		{"missing CA key", map[string]string{"requestheader-client-ca-file": "<delete>"}},
 		{"empty header name", map[string]string{"requestheader-group-headers": `[" "]`}},
 	} {
 		t.Run(bad.name+" keeps the last good configuration", func(t *testing.T) {
@@ -159,15 +158,42 @@ func TestConfigMapSource(t *testing.T) {
 		})
 	}
 
-	t.Run("deletion keeps the last good configuration", func(t *testing.T) {
-		const deleted = "authentication ConfigMap deleted; keeping the last good configuration"
-		before, logged := src.RequestHeader().RequestHeaderConfig(), sourceLogs.count(deleted)
+	t.Run("malformed client CA keeps the last good one", func(t *testing.T) {
+		before := src.ClientCA().CABundle()
+		updateCM(t, client, authConfigMap(p.proxyCA, p.clientCA, map[string]string{"client-ca-file": "garbage", "requestheader-allowed-names": `["front-proxy-client","x"]`}))
+		eventually(t, func() bool { return len(src.RequestHeader().RequestHeaderConfig().AllowedNames) == 2 }, "update processed")
+		assert.Same(t, before, src.ClientCA().CABundle())
+		updateCM(t, client, authConfigMap(p.proxyCA, p.clientCA, nil))
+	})
+
+	t.Run("removed CA keys revoke trust", func(t *testing.T) {
+		updateCM(t, client, authConfigMap(p.proxyCA, p.clientCA, map[string]string{"requestheader-client-ca-file": "<delete>", "client-ca-file": "<delete>"}))
+		eventually(t, func() bool { return src.RequestHeader().RequestHeaderConfig() == nil }, "front-proxy trust revoked")
+		eventually(t, func() bool { return src.ClientCA().CABundle() == nil }, "client CA revoked")
+		n, err := proxyUser(t, src, p.proxy)
+		require.NoError(t, err, "no configuration: no opinion")
+		assert.Empty(t, n)
+		assert.ErrorContains(t, src.Ready(), "has no requestheader-client-ca-file")
+
+		updateCM(t, client, authConfigMap(p.proxyCA, p.clientCA, nil))
+		eventually(t, func() bool { n, _ := proxyUser(t, src, p.proxy); return n == "bob" }, "trust back with the key")
+		assert.NoError(t, src.Ready())
+		assert.NotNil(t, src.ClientCA().CABundle())
+	})
+
+	t.Run("deletion revokes trust until the ConfigMap is back", func(t *testing.T) {
 		require.NoError(t, client.CoreV1().ConfigMaps("kube-system").Delete(context.Background(), "extension-apiserver-authentication", metav1.DeleteOptions{}))
-		eventually(t, func() bool { return sourceLogs.count(deleted) > logged }, "deletion seen")
+		eventually(t, func() bool { return src.RequestHeader().RequestHeaderConfig() == nil }, "deletion seen")
 		n, err := proxyUser(t, src, p.proxy)
 		require.NoError(t, err)
-		assert.Equal(t, "bob", n)
-		assert.Same(t, before, src.RequestHeader().RequestHeaderConfig())
+		assert.Empty(t, n, "nobody is authenticated from headers")
+		assert.Nil(t, src.ClientCA().CABundle())
+		assert.ErrorContains(t, src.Ready(), "was deleted")
+
+		_, err = client.CoreV1().ConfigMaps("kube-system").Create(context.Background(), authConfigMap(p.proxyCA, p.clientCA, nil), metav1.CreateOptions{})
+		require.NoError(t, err)
+		eventually(t, func() bool { n, _ := proxyUser(t, src, p.proxy); return n == "bob" }, "restored without a restart")
+		assert.NoError(t, src.Ready())
 	})
 }
 
@@ -176,6 +202,7 @@ func TestConfigMapSourceBeforeTheConfigMapExists(t *testing.T) {
 	client := fake.NewClientset()
 	src := startSource(t, client)
 	assert.False(t, src.Loaded())
+	assert.ErrorContains(t, src.Ready(), "has not been read yet")
 	n, err := proxyUser(t, src, p.proxy)
 	require.NoError(t, err)
 	assert.Empty(t, n, "nobody is authenticated from headers before the first load")
@@ -249,4 +276,17 @@ func TestFileCARotation(t *testing.T) {
 
 	_, err = authn.NewFileCA(authn.FileCAOptions{Path: filepath.Join(dir, "missing")})
 	require.Error(t, err)
+}
+
+// Starting the watch twice is harmless, also when it stops.
+func TestConfigMapSourceWatchTwice(t *testing.T) {
+	p := newPKI(t)
+	src, err := authn.NewConfigMapSource(authn.ConfigMapSourceOptions{Client: fake.NewClientset(authConfigMap(p.proxyCA, nil, nil))})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, src.Start(ctx))
+	require.NoError(t, src.Watch(ctx))
+	require.NoError(t, src.Start(ctx))
+	cancel()
+	<-src.Done()
 }
