@@ -3,7 +3,6 @@ package aggauth
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -26,16 +25,24 @@ type Chain struct {
 	authorizer *authz.Authorizer
 	clientCA   authn.CAProvider
 	rh         authn.RequestHeaderProvider
-	rhReady    func() error // why rh has no configuration, when it comes from the ConfigMap
+	rhReady    func() error       // why rh has no configuration, when it comes from the ConfigMap
+	stop       context.CancelFunc // stops what New started (with New's context)
 }
 
 // New connects to kube-apiserver as opts say, starts what watches the cluster
 // (the authentication ConfigMap or CA files, the namespace informer) until ctx is
 // done, and returns the chain. It fails when the configuration is wrong or, unless
 // opts.TolerateInClusterLookupFailure, when the authentication ConfigMap cannot be
-// read (the error names the RoleBinding to create).
-func New(ctx context.Context, opts Options) (*Chain, error) {
+// read (the error names the RoleBinding to create). When it fails, what it
+// started is stopped.
+func New(ctx context.Context, opts Options) (_ *Chain, err error) {
 	o := withDefaults(opts)
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
 	authnCfg, err := o.restConfig(o.AuthenticationKubeconfig)
 	if err != nil {
 		return nil, err
@@ -44,7 +51,7 @@ func New(ctx context.Context, opts Options) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chain{}
+	c := &Chain{stop: cancel}
 	unionAuth, err := c.authenticator(ctx, o, authnCfg)
 	if err != nil {
 		return nil, err
@@ -60,28 +67,25 @@ func New(ctx context.Context, opts Options) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	checks := []middleware.ReadyCheck{{Name: "authentication-config", Check: c.authnReady}}
-	var admit admission.Chain
+	chainOpts := middleware.ChainOptions{
+		Authentication: middleware.AuthenticationOptions{Authenticator: unionAuth, Logger: o.Logger},
+		Impersonation:  middleware.ImpersonationOptions{Refuse: o.DisableImpersonation},
+		Authorization:  middleware.AuthorizationOptions{Authorizer: c.authorizer},
+		ReadyChecks:    []middleware.ReadyCheck{{Name: "authentication-config", Check: c.authnReady}},
+	}
+	var admit admission.Checks
 	if !o.DisableNamespaceLifecycle {
-		nl, err := c.namespaceLifecycle(ctx, o, authzCfg)
+		nl, err := c.namespaceLifecycle(ctx, authzCfg)
 		if err != nil {
 			return nil, err
 		}
 		admit = append(admit, nl)
-		checks = append(checks, middleware.ReadyCheck{Name: "namespace-informer", Check: func() error {
-			if !nl.HasSynced() {
-				return errors.New("namespaces not synced yet")
-			}
-			return nil
-		}})
+		chainOpts.ReadyChecks = append(chainOpts.ReadyChecks, middleware.ReadyCheck{Name: "namespace-informer", Check: nl.Ready})
 	}
-	admit = append(admit, o.Admission...)
-	chainOpts := middleware.ChainOptions{Authenticator: unionAuth, Authorizer: c.authorizer, ReadyChecks: checks, Logger: o.Logger}
-	if len(admit) > 0 {
-		chainOpts.Admission = admit
+	if admit = append(admit, o.Admission...); len(admit) > 0 {
+		chainOpts.Admission.Admission = admit
 	}
-	c.chain, err = middleware.NewChain(chainOpts)
-	if err != nil {
+	if c.chain, err = middleware.NewChain(chainOpts); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -142,7 +146,7 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func (c *Chain) namespaceLifecycle(ctx context.Context, o Options, cfg *rest.Config) (*admission.NamespaceLifecycle, error) {
+func (c *Chain) namespaceLifecycle(ctx context.Context, cfg *rest.Config) (*admission.NamespaceLifecycle, error) {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("aggauth: %w", err)

@@ -56,6 +56,10 @@ type Options struct {
 	// AllowSharedCA accepts a front-proxy CA that shares a certificate with the
 	// client CA while no allowed names are set. Default false: refused.
 	AllowSharedCA bool
+	// DisableImpersonation refuses, with 403, every request that asks to act
+	// as another user (Impersonate-* headers), instead of authorizing it as
+	// kube-apiserver does. Default false.
+	DisableImpersonation bool
 
 	// AllowCacheTTL and DenyCacheTTL: how long allowed, and denied or
 	// no-opinion, reviews are cached (--authorization-webhook-cache-authorized-ttl,

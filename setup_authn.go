@@ -26,14 +26,11 @@ func (c *Chain) authenticator(ctx context.Context, o Options, cfg *rest.Config) 
 		if err != nil {
 			return nil, err
 		}
-		if err := src.Load(ctx); err != nil {
+		if err := src.Start(ctx); err != nil {
 			if !o.TolerateInClusterLookupFailure {
 				return nil, err
 			}
 			o.Logger.Warn("continuing without the authentication ConfigMap; nobody is authenticated from headers until it can be read", "err", err)
-		}
-		if err := src.Watch(ctx); err != nil {
-			return nil, err
 		}
 	}
 
@@ -43,7 +40,7 @@ func (c *Chain) authenticator(ctx context.Context, o Options, cfg *rest.Config) 
 		if err != nil {
 			return nil, err
 		}
-		go ca.Run(ctx)
+		ca.Start(ctx)
 		c.clientCA = ca
 	case src != nil:
 		c.clientCA = src.ClientCA()
@@ -54,7 +51,7 @@ func (c *Chain) authenticator(ctx context.Context, o Options, cfg *rest.Config) 
 		if err != nil {
 			return nil, err
 		}
-		go ca.Run(ctx)
+		ca.Start(ctx)
 		c.rh, err = authn.RequestHeaderFromCA(ca, authn.RequestHeaderConfig{
 			AllowedNames: rh.AllowedNames, UsernameHeaders: rh.UsernameHeaders, UIDHeaders: rh.UIDHeaders,
 			GroupHeaders: rh.GroupHeaders, ExtraHeaderPrefixes: rh.ExtraHeaderPrefixes,

@@ -25,13 +25,13 @@ func (f Func) Admit(ctx context.Context, a authorizer.Attributes) error {
 	return f(ctx, a)
 }
 
-// Chain is a list of checks run in order. The first one that refuses decides:
-// its error is returned and the checks after it do not run. An empty Chain
+// Checks is a list of checks run in order. The first one that refuses decides:
+// its error is returned and the checks after it do not run. An empty Checks
 // admits everything. Every element must be non-nil.
-type Chain []Interface
+type Checks []Interface
 
 // Admit runs the checks of c in order and returns the first error.
-func (c Chain) Admit(ctx context.Context, a authorizer.Attributes) error {
+func (c Checks) Admit(ctx context.Context, a authorizer.Attributes) error {
 	for _, check := range c {
 		if err := check.Admit(ctx, a); err != nil {
 			return err

@@ -29,7 +29,7 @@ func TestChain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var ran []int
-			var chain Chain
+			var chain Checks
 			for i, res := range tt.results {
 				chain = append(chain, Func(func(_ context.Context, a authorizer.Attributes) error {
 					assert.Equal(t, "create", a.GetVerb(), "attributes are passed on")
@@ -51,7 +51,7 @@ func TestChainPassesContext(t *testing.T) {
 	type key struct{}
 	ctx := context.WithValue(context.Background(), key{}, "v")
 	var got any
-	Chain{Func(func(ctx context.Context, _ authorizer.Attributes) error {
+	Checks{Func(func(ctx context.Context, _ authorizer.Attributes) error {
 		got = ctx.Value(key{})
 		return nil
 	})}.Admit(ctx, &authorizer.AttributesRecord{})

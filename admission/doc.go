@@ -5,7 +5,7 @@
 // An admission check is anything with an Admit method (Interface) taking the
 // request's Kubernetes authorizer.Attributes and returning nil to admit or a
 // Kubernetes Status error (k8s.io/apimachinery/pkg/api/errors) to refuse. Func
-// adapts a plain function; Chain runs several checks in order and stops at the
+// adapts a plain function; Checks runs several checks in order and stops at the
 // first refusal, so a server can add its own checks after the built-in ones.
 //
 // NamespaceLifecycle is Kubernetes' NamespaceLifecycle admission plugin as a

@@ -2,8 +2,9 @@ package admission
 
 import (
 	"fmt"
-	"net/http"
+	"time"
 
+	"github.com/aggauth/aggauth/internal/retryafter"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,11 +15,40 @@ import (
 // namespacesResource is the resource of core/v1 Namespace objects.
 var namespacesResource = schema.GroupResource{Resource: "namespaces"}
 
-// unknownName is what Kubernetes' admission.NewForbidden prints when neither
-// the request nor its object has a name. A create names its object in the
-// body, which checks do not see: middleware.Admit puts the object's name in
-// place of this one when it answers the refusal.
+// ForbiddenError is a check's refusal of a change to one object, carried as
+// data: the middleware answers it with kube-apiserver's 403 Forbidden Status
+// for the object (admission.NewForbidden's: `<resource>.<group> "<name>" is
+// forbidden: <Err>`, with Causes). Name is empty when the check does not know
+// it: a create names its object in the body, which checks do not see; the
+// middleware then reads metadata.name (else metadata.generateName) from the
+// body, as kube-apiserver does, and says "Unknown" when there is none.
+type ForbiddenError struct {
+	Resource schema.GroupResource
+	Name     string
+	Err      error
+	Causes   []metav1.StatusCause
+}
+
+// unknownName is what Kubernetes' admission.NewForbidden says when neither the
+// request nor its object has a name.
 const unknownName = "Unknown"
+
+// Status is the 403 Status of e (it makes e an apierrors.APIStatus).
+func (e *ForbiddenError) Status() metav1.Status {
+	name := e.Name
+	if name == "" {
+		name = unknownName
+	}
+	st := apierrors.NewForbidden(e.Resource, name, e.Err).ErrStatus
+	st.Details.Causes = append(st.Details.Causes, e.Causes...)
+	return st
+}
+
+// Error is the Status' message.
+func (e *ForbiddenError) Error() string { return e.Status().Message }
+
+// Unwrap returns the reason of the refusal.
+func (e *ForbiddenError) Unwrap() error { return e.Err }
 
 // errNamespaceNotFound is the 404 kube-apiserver answers for a create into a
 // namespace that does not exist: `namespaces "<ns>" not found`.
@@ -27,36 +57,26 @@ func errNamespaceNotFound(ns string) error {
 }
 
 // errNamespaceTerminating is the 403 kube-apiserver answers for a create into
-// a terminating namespace, built like k8s.io/apiserver/pkg/admission's
-// NewForbidden: `<resource>.<group> "<name>" is forbidden: unable to create new
-// content in namespace <ns> because it is being terminated`, with the
-// NamespaceTerminating cause on metadata.namespace.
+// a terminating namespace: `<resource>.<group> "<name>" is forbidden: unable to
+// create new content in namespace <ns> because it is being terminated`, with
+// the NamespaceTerminating cause on metadata.namespace.
 func errNamespaceTerminating(a authorizer.Attributes) error {
 	ns := a.GetNamespace()
-	name := a.GetName()
-	if name == "" {
-		name = unknownName
+	return &ForbiddenError{
+		Resource: schema.GroupResource{Group: a.GetAPIGroup(), Resource: a.GetResource()},
+		Name:     a.GetName(),
+		Err:      fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns),
+		Causes: []metav1.StatusCause{{
+			Type:    corev1.NamespaceTerminatingCause,
+			Message: fmt.Sprintf("namespace %s is being terminated", ns),
+			Field:   "metadata.namespace",
+		}},
 	}
-	gr := schema.GroupResource{Group: a.GetAPIGroup(), Resource: a.GetResource()}
-	err := apierrors.NewForbidden(gr, name,
-		fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
-	err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
-		Type:    corev1.NamespaceTerminatingCause,
-		Message: fmt.Sprintf("namespace %s is being terminated", ns),
-		Field:   "metadata.namespace",
-	})
-	return err
 }
 
 // errNotReady is the 503 answered while the namespace informer has not synced.
-func errNotReady(retryAfterSeconds int32) error {
-	return &apierrors.StatusError{ErrStatus: metav1.Status{
-		Status:  metav1.StatusFailure,
-		Code:    http.StatusServiceUnavailable,
-		Reason:  metav1.StatusReasonServiceUnavailable,
-		Message: "not yet ready to handle request: the namespace cache has not synced with kube-apiserver",
-		Details: &metav1.StatusDetails{RetryAfterSeconds: retryAfterSeconds},
-	}}
+func errNotReady(retryAfter time.Duration) error {
+	return retryafter.Unavailable("not yet ready to handle request: the namespace cache has not synced with kube-apiserver", retryAfter)
 }
 
 // errLookup is the 500 answered when the namespace could not be read.
@@ -66,6 +86,6 @@ func errLookup(ns string, err error) error {
 
 // errTooManyLookups is the 429 answered when a live lookup would exceed
 // MaxLookups or MaxLookupsPerUser.
-func errTooManyLookups(retryAfterSeconds int32) error {
-	return apierrors.NewTooManyRequests("too many namespace lookups in flight; retry later", int(max(retryAfterSeconds, 0)))
+func errTooManyLookups(retryAfter time.Duration) error {
+	return retryafter.TooManyRequests("too many namespace lookups in flight; retry later", retryAfter)
 }

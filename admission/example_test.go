@@ -29,7 +29,7 @@ func Example() {
 	lifecycle.Start(ctx) // requests wait for the first sync (ReadyTimeout)
 
 	// The server's own checks run after namespace lifecycle.
-	checks := admission.Chain{
+	checks := admission.Checks{
 		lifecycle,
 		admission.Func(func(_ context.Context, a authorizer.Attributes) error {
 			if a.GetVerb() == "delete" {

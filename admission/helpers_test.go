@@ -46,16 +46,15 @@ func newLifecycle(t *testing.T, b backend, opts NamespaceLifecycleOptions) *Name
 func startLifecycle(t *testing.T, l *NamespaceLifecycle) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		l.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	waitClosed(t, l.synced, "the namespace informer to sync")
+	l.Start(ctx)
+	t.Cleanup(cancel)
+	waitReady(t, l)
+}
+
+func waitReady(t *testing.T, l *NamespaceLifecycle) {
+	t.Helper()
+	waitClosed(t, l.syncedCh, "the namespace informer to sync")
+	require.NoError(t, l.Ready())
 }
 
 func waitClosed(t *testing.T, ch <-chan struct{}, what string) {

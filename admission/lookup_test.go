@@ -217,7 +217,7 @@ func TestLookupBounds(t *testing.T) {
 	receive(t, joined, "bob's lookup")
 	st := requireStatus(t, l.Admit(context.Background(), as("carol", "c")), 429, metav1.StatusReasonTooManyRequests,
 		"too many namespace lookups in flight; retry later")
-	assert.Equal(t, int32(DefaultRetryAfterSeconds), st.Details.RetryAfterSeconds)
+	assert.Equal(t, int32(1), st.Details.RetryAfterSeconds)
 	release()
 	for i, ch := range waiting {
 		ns := []string{"a", "a", "b"}[i]

@@ -22,7 +22,6 @@ const (
 	DefaultNegativeCacheSize = 4096
 	DefaultLookupTimeout     = 10 * time.Second
 	DefaultReadyTimeout      = 10 * time.Second
-	DefaultRetryAfterSeconds = 1
 	DefaultMaxLookups        = 100
 	DefaultMaxLookupsPerUser = 16
 )
@@ -66,10 +65,10 @@ type NamespaceLifecycleOptions struct {
 	// value answers 503 at once.
 	ReadyTimeout time.Duration
 
-	// RetryAfterSeconds is the Retry-After of the 503 answered before the
-	// informer has synced, and of the 429 answered beyond MaxLookups. Default
-	// 1; a negative value sends no Retry-After.
-	RetryAfterSeconds int32
+	// RetryAfter is the delay advised (Retry-After, rounded up to seconds) by
+	// the 503 answered before the informer has synced and the 429 answered
+	// beyond MaxLookups. Default 1 s.
+	RetryAfter time.Duration
 
 	// MaxLookups bounds the live GETs in flight at once, MaxLookupsPerUser
 	// those made for one user's requests. A create that would start one more
@@ -87,25 +86,24 @@ type NamespaceLifecycleOptions struct {
 // that do not exist (404) or are being terminated (403), like Kubernetes'
 // NamespaceLifecycle admission plugin. It is an Interface.
 //
-// Start or Run must be called to start the namespace informer (with a shared
+// Start must be called to start the namespace informer (with a shared
 // InformerFactory, starting that factory is enough). Until the informer has
-// synced, requests wait up to ReadyTimeout and are then answered 503; HasSynced
+// synced, requests wait up to ReadyTimeout and are then answered 503; Ready
 // reports readiness for /readyz.
 //
 // All methods are safe for concurrent use.
 type NamespaceLifecycle struct {
-	client     kubernetes.Interface
-	factory    informers.SharedInformerFactory
-	ownFactory bool
-	indexer    cache.Indexer
-	informer   cache.SharedIndexInformer
-	synced     <-chan struct{} // closed once the informer has synced
+	client   kubernetes.Interface
+	factory  informers.SharedInformerFactory
+	indexer  cache.Indexer
+	informer cache.SharedIndexInformer
+	syncedCh <-chan struct{} // closed once the informer has synced
 
 	negTTL     time.Duration
 	negative   *lru.Cache[string, time.Time] // namespace -> expiry; nil when disabled
 	lookups    *flight.Group[string, *corev1.Namespace]
 	readyTO    time.Duration
-	retryAfter int32
+	retryAfter time.Duration
 	clock      clock.Clock
 }
 
@@ -128,7 +126,7 @@ func NewNamespaceLifecycle(opts NamespaceLifecycleOptions) (*NamespaceLifecycle,
 			Timeout:     orDefault(max(opts.LookupTimeout, 0), DefaultLookupTimeout),
 		},
 		readyTO:    orDefault(opts.ReadyTimeout, DefaultReadyTimeout),
-		retryAfter: orDefault(opts.RetryAfterSeconds, DefaultRetryAfterSeconds),
+		retryAfter: opts.RetryAfter,
 		clock:      opts.Clock,
 	}
 	if l.clock == nil {
@@ -136,7 +134,6 @@ func NewNamespaceLifecycle(opts NamespaceLifecycleOptions) (*NamespaceLifecycle,
 	}
 	if l.factory == nil {
 		l.factory = informers.NewSharedInformerFactory(opts.Client, 0)
-		l.ownFactory = true
 	}
 	if l.negTTL > 0 {
 		size := orDefault(opts.NegativeCacheSize, DefaultNegativeCacheSize)
@@ -145,7 +142,7 @@ func NewNamespaceLifecycle(opts NamespaceLifecycleOptions) (*NamespaceLifecycle,
 	}
 	l.informer = l.factory.Core().V1().Namespaces().Informer()
 	l.indexer = l.informer.GetIndexer()
-	l.synced = l.informer.HasSyncedChecker().Done()
+	l.syncedCh = l.informer.HasSyncedChecker().Done()
 	return l, nil
 }
 
@@ -159,28 +156,25 @@ func orDefault[T comparable](v, def T) T {
 }
 
 // Start starts the namespace informer, if it is not running yet, and returns
-// at once. The informer stops when ctx ends. Calling Start again, or after
-// the shared factory was started, does nothing more.
+// at once; the informer stops when ctx ends. Calling Start again, or after the
+// shared factory was started, does nothing more.
 func (l *NamespaceLifecycle) Start(ctx context.Context) {
 	l.factory.StartWithContext(ctx)
 }
 
-// Run starts the namespace informer like Start and blocks until ctx ends.
-// When the factory is its own (InformerFactory unset), Run also waits for the
-// informer's goroutines to stop before it returns.
-func (l *NamespaceLifecycle) Run(ctx context.Context) {
-	l.Start(ctx)
-	<-ctx.Done()
-	if l.ownFactory {
-		l.factory.Shutdown()
+// Ready returns nil once the namespace informer has completed its first list,
+// which is when NamespaceLifecycle can admit requests without waiting, else
+// why not.
+func (l *NamespaceLifecycle) Ready() error {
+	if l.synced() {
+		return nil
 	}
+	return errors.New("the namespace informer has not synced yet")
 }
 
-// HasSynced reports whether the namespace informer has completed its first
-// list, which is when NamespaceLifecycle is ready to admit requests.
-func (l *NamespaceLifecycle) HasSynced() bool {
+func (l *NamespaceLifecycle) synced() bool {
 	select {
-	case <-l.synced:
+	case <-l.syncedCh:
 		return true
 	default:
 		return false
@@ -258,7 +252,7 @@ func checkedNamespace(a authorizer.Attributes) (string, bool) {
 // waitForSync returns nil once the informer has synced, or the 503 when it
 // has not within ReadyTimeout or ctx ends first.
 func (l *NamespaceLifecycle) waitForSync(ctx context.Context) error {
-	if l.HasSynced() {
+	if l.synced() {
 		return nil
 	}
 	if l.readyTO < 0 {
@@ -267,12 +261,12 @@ func (l *NamespaceLifecycle) waitForSync(ctx context.Context) error {
 	t := l.clock.NewTimer(l.readyTO)
 	defer t.Stop()
 	select {
-	case <-l.synced:
+	case <-l.syncedCh:
 		return nil
 	case <-t.C():
 	case <-ctx.Done():
 	}
-	if l.HasSynced() {
+	if l.synced() {
 		return nil
 	}
 	return errNotReady(l.retryAfter)

@@ -34,8 +34,8 @@ func TestNotSynced(t *testing.T) {
 		t.Run(be.name+"/503 after ReadyTimeout", func(t *testing.T) {
 			b := be.new(t, namespace("live", corev1.NamespaceActive))
 			clk := clocktesting.NewFakeClock(time.Unix(1_700_000_000, 0))
-			l := newLifecycle(t, b, NamespaceLifecycleOptions{Clock: clk, RetryAfterSeconds: 7})
-			assert.False(t, l.HasSynced(), "HasSynced before start")
+			l := newLifecycle(t, b, NamespaceLifecycleOptions{Clock: clk, RetryAfter: 7 * time.Second})
+			assert.ErrorContains(t, l.Ready(), "not synced", "Ready before start")
 
 			res := admitAsync(context.Background(), l, createIn("live"))
 			waitForTimer(t, clk)
@@ -58,7 +58,7 @@ func TestNotSynced(t *testing.T) {
 			waitForTimer(t, clk)
 			startLifecycle(t, l)
 			require.NoError(t, receive(t, res, "the waiting create"))
-			assert.True(t, l.HasSynced(), "HasSynced after the sync")
+			assert.NoError(t, l.Ready(), "Ready after the sync")
 		})
 	}
 }
@@ -79,7 +79,7 @@ func TestNotSyncedImmediate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLifecycle(t, newFakeClientsetBackend(t), tt.opts)
-			requireNotReady(t, l.Admit(tt.ctx(), createIn("live")), DefaultRetryAfterSeconds)
+			requireNotReady(t, l.Admit(tt.ctx(), createIn("live")), 1)
 		})
 	}
 }
@@ -91,36 +91,28 @@ func TestListHeldUntilReleased(t *testing.T) {
 	l, err := NewNamespaceLifecycle(NamespaceLifecycleOptions{Client: srv.client(t), ReadyTimeout: -1})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		l.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	defer cancel()
+	l.Start(ctx)
 
-	requireNotReady(t, l.Admit(context.Background(), createIn("live")), DefaultRetryAfterSeconds)
-	assert.False(t, l.HasSynced())
+	requireNotReady(t, l.Admit(context.Background(), createIn("live")), 1)
+	assert.Error(t, l.Ready())
 	release()
-	waitClosed(t, l.synced, "the sync")
+	waitReady(t, l)
 	require.NoError(t, l.Admit(context.Background(), createIn("live")))
 }
 
-func TestRunStopsItsInformer(t *testing.T) {
+// TestStartStopsItsInformerWithTheContext: the informer's goroutines end when
+// the context given to Start does; starting twice is harmless.
+func TestStartStopsItsInformerWithTheContext(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	l := newLifecycle(t, newFakeClientsetBackend(t, namespace("live", corev1.NamespaceActive)),
 		NamespaceLifecycleOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		l.Run(ctx)
-	}()
+	l.Start(ctx)
 	l.Start(ctx) // a second start does nothing
-	waitClosed(t, l.synced, "the sync")
+	waitReady(t, l)
 	require.NoError(t, l.Admit(context.Background(), createIn("live")))
 	cancel()
-	waitClosed(t, done, "Run to return")
-	l.Run(ctx) // stopping twice is safe and returns at once
 }
 
 func TestSharedInformerFactory(t *testing.T) {
@@ -133,14 +125,9 @@ func TestSharedInformerFactory(t *testing.T) {
 		cancel()
 		factory.Shutdown()
 	}()
-	factory.Start(ctx.Done()) // the user starts their factory; no Start/Run needed
-	waitClosed(t, l.synced, "the sync")
+	factory.Start(ctx.Done()) // the user starts their factory; no Start needed
+	waitReady(t, l)
 	assert.True(t, factory.Core().V1().Namespaces().Informer().GetIndexer() == l.indexer, "one shared informer")
 	require.NoError(t, l.Admit(context.Background(), createIn("live")))
 	requireStatus(t, l.Admit(context.Background(), createIn("missing")), 404, metav1.StatusReasonNotFound, missingMessage)
-
-	runCtx, stopRun := context.WithCancel(context.Background())
-	stopRun()
-	l.Run(runCtx) // returns without shutting the user's factory down
-	require.NoError(t, l.Admit(context.Background(), createIn("live")))
 }

@@ -17,9 +17,11 @@ var caGeneration atomic.Uint64
 // CABundle is an immutable, parsed bundle of CA certificates. Create it with
 // NewCABundle; the zero value is not usable.
 type CABundle struct {
-	pem        []byte
-	certs      []*x509.Certificate
-	pool       *x509.CertPool
+	pem   []byte
+	certs []*x509.Certificate
+	pool  *x509.CertPool
+	// generation is unique to this bundle within the process (a bundle parsed
+	// again from the same bytes gets a new one): the verification cache's key.
 	generation uint64
 }
 
@@ -50,13 +52,6 @@ func (b *CABundle) PEM() []byte { return b.pem }
 
 // Certificates returns the parsed certificates. Callers must not modify them.
 func (b *CABundle) Certificates() []*x509.Certificate { return b.certs }
-
-// Pool returns the certificates as a pool. Callers must not modify it.
-func (b *CABundle) Pool() *x509.CertPool { return b.pool }
-
-// Generation returns a number unique to this bundle within the process; a bundle
-// parsed again from the same bytes gets a new one.
-func (b *CABundle) Generation() uint64 { return b.generation }
 
 // Equal reports whether b and o hold the same PEM bytes.
 func (b *CABundle) Equal(o *CABundle) bool {

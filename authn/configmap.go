@@ -20,20 +20,24 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// The ConfigMap kube-apiserver publishes for extension servers, and its keys
-// (reference §1.4).
+// The ConfigMap kube-apiserver publishes for extension servers, and the Role
+// that lets a server read it.
 const (
 	AuthenticationConfigMapNamespace = metav1.NamespaceSystem
 	AuthenticationConfigMapName      = "extension-apiserver-authentication"
 	AuthenticationReaderRole         = "extension-apiserver-authentication-reader"
+)
 
-	KeyClientCA            = "client-ca-file"
-	KeyRequestHeaderCA     = "requestheader-client-ca-file"
-	KeyAllowedNames        = "requestheader-allowed-names"
-	KeyUsernameHeaders     = "requestheader-username-headers"
-	KeyUIDHeaders          = "requestheader-uid-headers"
-	KeyGroupHeaders        = "requestheader-group-headers"
-	KeyExtraHeaderPrefixes = "requestheader-extra-headers-prefix"
+// The keys of the ConfigMap, as kube-apiserver's cluster authentication trust
+// controller writes them.
+const (
+	keyClientCA            = "client-ca-file"
+	keyRequestHeaderCA     = "requestheader-client-ca-file"
+	keyAllowedNames        = "requestheader-allowed-names"
+	keyUsernameHeaders     = "requestheader-username-headers"
+	keyUIDHeaders          = "requestheader-uid-headers"
+	keyGroupHeaders        = "requestheader-group-headers"
+	keyExtraHeaderPrefixes = "requestheader-extra-headers-prefix"
 )
 
 // ConfigMapSourceOptions configures a ConfigMapSource.
@@ -78,14 +82,12 @@ type ConfigMapSource struct {
 	opts          ConfigMapSourceOptions
 	clientCA      DynamicCA
 	requestHeader DynamicRequestHeader
-	loaded        atomic.Bool
 	// notReady is why no front-proxy configuration is in force (nil when one
 	// is).
 	notReady atomic.Pointer[error]
 
-	mu       sync.Mutex // serializes apply and revoke
-	watching atomic.Bool
-	stopped  chan struct{}
+	mu      sync.Mutex // serializes apply and revoke
+	started atomic.Bool
 }
 
 // NewConfigMapSource returns a source; call Start to load and watch.
@@ -105,7 +107,7 @@ func NewConfigMapSource(opts ConfigMapSourceOptions) (*ConfigMapSource, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &ConfigMapSource{opts: opts, stopped: make(chan struct{})}
+	s := &ConfigMapSource{opts: opts}
 	s.setNotReady(errors.New("the authentication ConfigMap has not been read yet"))
 	return s, nil
 }
@@ -127,24 +129,36 @@ func (s *ConfigMapSource) ClientCA() CAProvider { return &s.clientCA }
 // RequestHeader provides the front-proxy configuration (nil until loaded).
 func (s *ConfigMapSource) RequestHeader() RequestHeaderProvider { return &s.requestHeader }
 
-// Loaded reports whether a front-proxy configuration has been loaded: until then
-// no request is authenticated from headers. Report it in /readyz.
-func (s *ConfigMapSource) Loaded() bool { return s.loaded.Load() }
-
-// Start loads the ConfigMap (Load), then watches it until ctx is done (Watch).
-// When Load fails, nothing is watched and its error is returned.
+// Start reads the ConfigMap once and puts it in force, then follows it with
+// one informer restricted to it until ctx is done, and returns the error of the
+// first read: for lack of RBAC it names the RoleBinding to create. A ConfigMap
+// that does not exist yet is not an error (nothing is in force until it
+// appears), and after a failed read the informer keeps trying: a caller that
+// tolerates the error keeps the source. A second Start does nothing.
 func (s *ConfigMapSource) Start(ctx context.Context) error {
-	if err := s.Load(ctx); err != nil {
-		return err
+	if !s.started.CompareAndSwap(false, true) {
+		return nil
 	}
-	return s.Watch(ctx)
+	err := s.load(ctx)
+	factory := informers.NewSharedInformerFactoryWithOptions(s.opts.Client, s.opts.Resync,
+		informers.WithNamespace(s.opts.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", s.opts.Name).String()
+		}))
+	inf := factory.Core().V1().ConfigMaps().Informer()
+	if _, herr := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.applyObject(obj) },
+		UpdateFunc: func(_, obj any) { s.applyObject(obj) },
+		DeleteFunc: func(any) { s.revoke() },
+	}); herr != nil {
+		return fmt.Errorf("authn: watching ConfigMap: %w", herr)
+	}
+	go inf.RunWithContext(ctx)
+	return err
 }
 
-// Load reads the ConfigMap once and applies it. It returns an error when the
-// ConfigMap cannot be read: for lack of RBAC the error names the RoleBinding to
-// create. A ConfigMap that does not exist yet is not an error: nothing is loaded
-// until it appears.
-func (s *ConfigMapSource) Load(ctx context.Context) error {
+// load reads the ConfigMap once and applies it.
+func (s *ConfigMapSource) load(ctx context.Context) error {
 	cm, err := s.opts.Client.CoreV1().ConfigMaps(s.opts.Namespace).Get(ctx, s.opts.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -160,36 +174,6 @@ func (s *ConfigMapSource) Load(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Watch follows the ConfigMap with one informer restricted to it until ctx is
-// done; Done is closed then. A second call does nothing.
-func (s *ConfigMapSource) Watch(ctx context.Context) error {
-	if !s.watching.CompareAndSwap(false, true) {
-		return nil
-	}
-	factory := informers.NewSharedInformerFactoryWithOptions(s.opts.Client, s.opts.Resync,
-		informers.WithNamespace(s.opts.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", s.opts.Name).String()
-		}))
-	inf := factory.Core().V1().ConfigMaps().Informer()
-	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { s.applyObject(obj) },
-		UpdateFunc: func(_, obj any) { s.applyObject(obj) },
-		DeleteFunc: func(any) { s.revoke() },
-	})
-	if err != nil {
-		return fmt.Errorf("authn: watching ConfigMap: %w", err)
-	}
-	go func() {
-		defer close(s.stopped)
-		inf.Run(ctx.Done())
-	}()
-	return nil
-}
-
-// Done returns a channel closed once the watch started by Watch has stopped.
-func (s *ConfigMapSource) Done() <-chan struct{} { return s.stopped }
 
 func (s *ConfigMapSource) applyObject(obj any) {
 	if cm, ok := obj.(*corev1.ConfigMap); ok {
@@ -217,22 +201,22 @@ func (s *ConfigMapSource) apply(cm *corev1.ConfigMap) {
 	defer s.mu.Unlock()
 	log := s.opts.Logger.With("namespace", cm.Namespace, "name", cm.Name, "resourceVersion", cm.ResourceVersion)
 
-	switch ca, err := s.parseCA(cm.Data[KeyClientCA], s.clientCA.CABundle()); {
-	case cm.Data[KeyClientCA] == "":
+	switch ca, err := s.parseCA(cm.Data[keyClientCA], s.clientCA.CABundle()); {
+	case cm.Data[keyClientCA] == "":
 		if s.clientCA.Set(nil) {
-			log.Warn("client CA removed from the ConfigMap: client certificates are no longer accepted", "key", KeyClientCA)
+			log.Warn("client CA removed from the ConfigMap: client certificates are no longer accepted", "key", keyClientCA)
 		}
 	case err != nil:
-		log.Warn("keeping the last good client CA", "key", KeyClientCA, "err", err)
+		log.Warn("keeping the last good client CA", "key", keyClientCA, "err", err)
 	case s.clientCA.Set(ca):
 		log.Info("client CA loaded", "certificates", len(ca.Certificates()))
 	}
 
-	if cm.Data[KeyRequestHeaderCA] == "" {
-		s.setNotReady(fmt.Errorf("the ConfigMap %s/%s has no %s: nobody is authenticated from headers", cm.Namespace, cm.Name, KeyRequestHeaderCA))
+	if cm.Data[keyRequestHeaderCA] == "" {
+		s.setNotReady(fmt.Errorf("the ConfigMap %s/%s has no %s: nobody is authenticated from headers", cm.Namespace, cm.Name, keyRequestHeaderCA))
 		if s.requestHeader.RequestHeaderConfig() != nil {
 			_ = s.requestHeader.Set(nil)
-			log.Warn("front-proxy CA removed from the ConfigMap: front-proxy trust revoked", "key", KeyRequestHeaderCA)
+			log.Warn("front-proxy CA removed from the ConfigMap: front-proxy trust revoked", "key", keyRequestHeaderCA)
 		}
 		return
 	}
@@ -251,10 +235,9 @@ func (s *ConfigMapSource) apply(cm *corev1.ConfigMap) {
 		log.Warn("keeping the last good front-proxy configuration", "err", err)
 		return
 	}
-	s.loaded.Store(true)
 	s.notReady.Store(nil)
 	log.Info("front-proxy configuration loaded", "allowedNames", rh.AllowedNames, "certificates", len(rh.CA.Certificates()))
-	if ca := s.clientCA.CABundle(); ca != nil && len(rh.AllowedNames) == 0 && SharesCertificate(ca, rh.CA) {
+	if ca := s.clientCA.CABundle(); ca != nil && len(rh.AllowedNames) == 0 && sharesCertificate(ca, rh.CA) {
 		log.Error("the front-proxy CA shares a certificate with the client CA and no allowed names are set; front-proxy authentication is refused until this is fixed")
 	}
 }
@@ -276,18 +259,18 @@ func (s *ConfigMapSource) parseRequestHeader(data map[string]string) (*RequestHe
 	if c := s.requestHeader.RequestHeaderConfig(); c != nil {
 		current = c.CA
 	}
-	ca, err := s.parseCA(data[KeyRequestHeaderCA], current)
+	ca, err := s.parseCA(data[keyRequestHeaderCA], current)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", KeyRequestHeaderCA, err)
+		return nil, fmt.Errorf("%s: %w", keyRequestHeaderCA, err)
 	}
 	cfg := &RequestHeaderConfig{CA: ca}
 	for _, f := range []struct {
 		key string
 		dst *[]string
 	}{
-		{KeyAllowedNames, &cfg.AllowedNames}, {KeyUsernameHeaders, &cfg.UsernameHeaders},
-		{KeyUIDHeaders, &cfg.UIDHeaders}, {KeyGroupHeaders, &cfg.GroupHeaders},
-		{KeyExtraHeaderPrefixes, &cfg.ExtraHeaderPrefixes},
+		{keyAllowedNames, &cfg.AllowedNames}, {keyUsernameHeaders, &cfg.UsernameHeaders},
+		{keyUIDHeaders, &cfg.UIDHeaders}, {keyGroupHeaders, &cfg.GroupHeaders},
+		{keyExtraHeaderPrefixes, &cfg.ExtraHeaderPrefixes},
 	} {
 		if *f.dst, err = deserializeStrings(data[f.key]); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.key, err)

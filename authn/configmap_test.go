@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -77,7 +78,7 @@ func startSource(t *testing.T, client *fake.Clientset) *authn.ConfigMapSource {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, src.Start(ctx))
-	t.Cleanup(func() { cancel(); <-src.Done() })
+	t.Cleanup(cancel)
 	return src
 }
 
@@ -109,7 +110,7 @@ func TestConfigMapSource(t *testing.T) {
 	client := fake.NewClientset(authConfigMap(p.proxyCA, p.clientCA, nil))
 	src := startSource(t, client)
 
-	require.True(t, src.Loaded(), "Start loads the ConfigMap before returning")
+	require.NoError(t, src.Ready(), "Start loads the ConfigMap before returning")
 	name, err := proxyUser(t, src, p.proxy)
 	require.NoError(t, err)
 	assert.Equal(t, "bob", name)
@@ -201,7 +202,6 @@ func TestConfigMapSourceBeforeTheConfigMapExists(t *testing.T) {
 	p := newPKI(t)
 	client := fake.NewClientset()
 	src := startSource(t, client)
-	assert.False(t, src.Loaded())
 	assert.ErrorContains(t, src.Ready(), "has not been read yet")
 	n, err := proxyUser(t, src, p.proxy)
 	require.NoError(t, err)
@@ -210,7 +210,7 @@ func TestConfigMapSourceBeforeTheConfigMapExists(t *testing.T) {
 
 	_, err = client.CoreV1().ConfigMaps("kube-system").Create(context.Background(), authConfigMap(p.proxyCA, nil, nil), metav1.CreateOptions{})
 	require.NoError(t, err)
-	eventually(t, src.Loaded, "loaded once the ConfigMap appears")
+	eventually(t, func() bool { return src.Ready() == nil }, "loaded once the ConfigMap appears")
 	n, err = proxyUser(t, src, p.proxy)
 	require.NoError(t, err)
 	assert.Equal(t, "bob", n)
@@ -225,11 +225,13 @@ func TestConfigMapSourceForbidden(t *testing.T) {
 	})
 	src, err := authn.NewConfigMapSource(authn.ConfigMapSourceOptions{Client: client})
 	require.NoError(t, err)
-	err = src.Start(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err = src.Start(ctx)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "--role=extension-apiserver-authentication-reader")
 	assert.Contains(t, err.Error(), "kubectl create rolebinding -n kube-system")
-	assert.False(t, src.Loaded())
+	assert.Error(t, src.Ready())
 }
 
 func TestNewConfigMapSourceNeedsAClient(t *testing.T) {
@@ -245,8 +247,8 @@ func TestFileCARotation(t *testing.T) {
 	ca, err := authn.NewFileCA(authn.FileCAOptions{Path: path})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	go ca.Run(ctx)
-	defer func() { cancel(); <-ca.Done() }()
+	ca.Start(ctx)
+	defer cancel()
 
 	rh, err := authn.RequestHeaderFromCA(ca, *authn.NewRequestHeaderConfig(nil, "front-proxy-client"))
 	require.NoError(t, err)
@@ -278,15 +280,14 @@ func TestFileCARotation(t *testing.T) {
 	require.Error(t, err)
 }
 
-// Starting the watch twice is harmless, also when it stops.
-func TestConfigMapSourceWatchTwice(t *testing.T) {
+// Starting twice is harmless, and the informer stops with the context.
+func TestConfigMapSourceStartTwice(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	p := newPKI(t)
 	src, err := authn.NewConfigMapSource(authn.ConfigMapSourceOptions{Client: fake.NewClientset(authConfigMap(p.proxyCA, nil, nil))})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, src.Start(ctx))
-	require.NoError(t, src.Watch(ctx))
 	require.NoError(t, src.Start(ctx))
 	cancel()
-	<-src.Done()
 }

@@ -34,7 +34,6 @@ type FileCAOptions struct {
 type FileCA struct {
 	DynamicCA
 	opts    FileCAOptions
-	stopped chan struct{}
 	started atomic.Bool
 }
 
@@ -49,7 +48,7 @@ func NewFileCA(opts FileCAOptions) (*FileCA, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	f := &FileCA{opts: opts, stopped: make(chan struct{})}
+	f := &FileCA{opts: opts}
 	if err := f.reload(); err != nil {
 		return nil, err
 	}
@@ -71,12 +70,15 @@ func (f *FileCA) reload() error {
 	return nil
 }
 
-// Run watches the file until ctx is done. It returns at once if called twice.
-func (f *FileCA) Run(ctx context.Context) {
-	if !f.started.CompareAndSwap(false, true) {
-		return
+// Start watches the file, in a goroutine of its own, until ctx is done. A
+// second Start does nothing.
+func (f *FileCA) Start(ctx context.Context) {
+	if f.started.CompareAndSwap(false, true) {
+		go f.watch(ctx)
 	}
-	defer close(f.stopped)
+}
+
+func (f *FileCA) watch(ctx context.Context) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		f.opts.Logger.Warn("no file events; re-reading periodically only", "path", f.opts.Path, "err", err)
@@ -113,9 +115,6 @@ func (f *FileCA) Run(ctx context.Context) {
 		}
 	}
 }
-
-// Done is closed when Run has returned.
-func (f *FileCA) Done() <-chan struct{} { return f.stopped }
 
 // RequestHeaderFromCA returns a RequestHeaderProvider whose configuration is
 // template with the CA in force from ca (nil while ca has none): the front-proxy

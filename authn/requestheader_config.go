@@ -11,11 +11,10 @@ import (
 // Kubernetes' standard front-proxy header names: the aggregator always sends these,
 // and kube-apiserver's defaults for extension servers read them (reference §1.2).
 const (
-	DefaultUsernameHeader     = "X-Remote-User"
-	DefaultUIDHeader          = "X-Remote-Uid"
-	DefaultGroupHeader        = "X-Remote-Group"
-	DefaultExtraHeaderPrefix  = "X-Remote-Extra-"
-	DefaultFrontProxyCertName = "front-proxy-client"
+	DefaultUsernameHeader    = "X-Remote-User"
+	DefaultUIDHeader         = "X-Remote-Uid"
+	DefaultGroupHeader       = "X-Remote-Group"
+	DefaultExtraHeaderPrefix = "X-Remote-Extra-"
 )
 
 // RequestHeaderConfig is the front-proxy configuration: which certificate may speak

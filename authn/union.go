@@ -153,13 +153,13 @@ func (u *Union) sharedCA() bool {
 	if c := u.overlap.Load(); c != nil && c.clientCA == clientCA && c.proxyCA == cfg.CA {
 		return c.shared
 	}
-	c := &overlapCheck{clientCA: clientCA, proxyCA: cfg.CA, shared: SharesCertificate(clientCA, cfg.CA)}
+	c := &overlapCheck{clientCA: clientCA, proxyCA: cfg.CA, shared: sharesCertificate(clientCA, cfg.CA)}
 	u.overlap.Store(c)
 	return c.shared
 }
 
-// SharesCertificate reports whether the two bundles hold a common certificate.
-func SharesCertificate(a, b *CABundle) bool {
+// sharesCertificate reports whether the two bundles hold a common certificate.
+func sharesCertificate(a, b *CABundle) bool {
 	for _, x := range a.certs {
 		for _, y := range b.certs {
 			if bytes.Equal(x.Raw, y.Raw) {

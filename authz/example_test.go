@@ -11,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/requestinfo"
 )
 
 // readOnlyReviewer stands in for kube-apiserver: it allows read-only verbs.
@@ -40,7 +41,7 @@ func ExampleNew() {
 		{"GET", "/apis/widgets.example.com/v1/namespaces/team-a/widgets?labelSelector=app%3Dweb"},
 		{"DELETE", "/apis/widgets.example.com/v1/namespaces/team-a/widgets/w1"},
 	} {
-		attrs, err := authz.NewAttributes(httptest.NewRequest(r.method, r.target, nil), alice)
+		attrs, err := requestinfo.NewAttributes(httptest.NewRequest(r.method, r.target, nil), alice)
 		if err != nil {
 			panic(err)
 		}
@@ -52,14 +53,4 @@ func ExampleNew() {
 	// list widgets: allowed=true (read-only access) err=<nil>
 	// delete widgets: allowed=false (no rule allows it) err=<nil>
 	// reviews sent: 2
-}
-
-func ExampleNewRequestInfo() {
-	req := httptest.NewRequest("GET", "/api/v1/namespaces/default/pods?watch=true&fieldSelector=metadata.name%3Dweb-0", nil)
-	info, err := authz.NewRequestInfo(req)
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(info.Verb, info.Namespace, info.Resource, info.Name, info.FieldSelector)
-	// Output: watch default pods web-0 metadata.name=web-0
 }

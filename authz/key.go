@@ -9,6 +9,8 @@ import (
 
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"github.com/aggauth/aggauth/internal/reqattr"
 )
 
 // The cache key of a SubjectAccessReview is the injective encoding of every
@@ -140,15 +142,9 @@ func appendExtraEntry(b []byte, key string, values []string) []byte {
 	return b
 }
 
-// rawSelectorAttributes is implemented by Attributes, whose review is a
-// function of its raw selectors.
-type rawSelectorAttributes interface {
-	rawSelectors() (field, label string)
-}
-
 func appendSelectors(b []byte, attrs authorizer.Attributes) []byte {
-	if raw, ok := attrs.(rawSelectorAttributes); ok {
-		field, label := raw.rawSelectors()
+	if raw, ok := attrs.(*reqattr.Attributes); ok { // its review is a function of its raw selectors
+		field, label := raw.RawSelectors()
 		b = append(b, selectorsRaw)
 		b = appendString(b, field)
 		return appendString(b, label)

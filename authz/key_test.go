@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aggauth/aggauth/internal/reqattr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/fields"
@@ -126,7 +127,7 @@ func TestKeyDiffersInEveryField(t *testing.T) {
 	for _, q := range []string{"", "labelSelector=a", "labelSelector=b", "fieldSelector=a", "fieldSelector=a&labelSelector=a",
 		"labelSelector=a%3Db", "labelSelector=a%3D%3Db", "fieldSelector=x%3Dy,z%3Dw", "fieldSelector=x%3Dy&labelSelector=z%3Dw"} {
 		req := &http.Request{Method: "GET", URL: &url.URL{Path: "/api/v1/pods", RawQuery: q}}
-		attrs, err := NewAttributes(req, &user.DefaultInfo{Name: "alice"})
+		attrs, err := reqattr.NewAttributes(req, &user.DefaultInfo{Name: "alice"})
 		require.NoError(t, err)
 		got := k.key(attrs.User, attrs)
 		if other, ok := rawSeen[got]; ok {

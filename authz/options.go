@@ -2,6 +2,7 @@ package authz
 
 import (
 	"errors"
+	"slices"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
+
+	"github.com/aggauth/aggauth/internal/health"
 )
 
 // Defaults of Options; they are Kubernetes' delegated authorization defaults
@@ -31,8 +34,8 @@ func DefaultRetryBackoff() wait.Backoff {
 }
 
 // DefaultAlwaysAllowPaths are the paths Kubernetes' delegated authorization
-// allows without a review.
-func DefaultAlwaysAllowPaths() []string { return []string{"/healthz", "/readyz", "/livez"} }
+// allows without a review: the health endpoints.
+func DefaultAlwaysAllowPaths() []string { return slices.Clone(health.Paths) }
 
 // DefaultAlwaysAllowGroups are the groups Kubernetes' delegated authorization
 // allows without a review. The aggregator's availability probe runs as

@@ -2,11 +2,14 @@ package authz_test
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	authorizationcel "k8s.io/apiserver/pkg/authorization/cel"
@@ -17,6 +20,7 @@ import (
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/requestinfo"
 )
 
 // TestSARBodyMatchesKubernetes sends the same requests through Kubernetes'
@@ -57,7 +61,7 @@ func TestSARBodyMatchesKubernetes(t *testing.T) {
 				require.NoError(t, err)
 				kubeAttrs, err := filters.GetAuthorizerAttributes(request.WithRequestInfo(request.WithUser(context.Background(), u), info))
 				require.NoError(t, err)
-				ourAttrs, err := authz.NewAttributes(req, u)
+				ourAttrs, err := requestinfo.NewAttributes(req, u)
 				require.NoError(t, err)
 
 				// Kubernetes first, then ours with our attributes and with Kubernetes' attributes.
@@ -80,4 +84,14 @@ func TestSARBodyMatchesKubernetes(t *testing.T) {
 			})
 		}
 	}
+}
+
+// kubeResolver is kube-apiserver's resolver, configured as for every apiserver.
+var kubeResolver = &request.RequestInfoFactory{
+	APIPrefixes:          sets.NewString("api", "apis"),
+	GrouplessAPIPrefixes: sets.NewString("api"),
+}
+
+func newRequest(method, path, rawQuery string) *http.Request {
+	return &http.Request{Method: method, URL: &url.URL{Path: path, RawQuery: rawQuery}, Header: http.Header{}}
 }

@@ -149,10 +149,11 @@ func (d *admissionDiscard) WriteHeader(int)             {}
 // a create into an existing namespace, against the bare handler.
 func BenchmarkAdmitMiddleware(b *testing.B) {
 	ours, _ := admissionSetup(b)
-	admit, err := middleware.Admit(middleware.AdmitOptions{Admission: ours})
+	step, err := middleware.NewAdmission(middleware.AdmissionOptions{Admission: ours})
 	if err != nil {
 		b.Fatal(err)
 	}
+	admit := step.Handler
 	bare := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusCreated) })
 	path := "/apis/example.com/v1/namespaces/" + admissionTarget + "/widgets"
 	req, _ := http.NewRequest(http.MethodPost, path, nil)

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,8 +53,7 @@ func admitRequestInfo(u user.Info, next http.Handler) http.Handler {
 // handler answers 201 "handled".
 func admitServer(t *testing.T, u user.Info, check admission.Interface) *httptest.Server {
 	t.Helper()
-	admit, err := middleware.Admit(middleware.AdmitOptions{Admission: check})
-	require.NoError(t, err)
+	admit := admit(t, check)
 	final := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, "handled")
@@ -164,13 +164,11 @@ func TestAdmitRefusals(t *testing.T) {
 }
 
 func TestAdmitWithoutRequestInfo(t *testing.T) {
-	admit, err := middleware.Admit(middleware.AdmitOptions{Admission: admission.Func(
+	h := admit(t, admission.Func(
 		func(context.Context, authorizer.Attributes) error {
 			t.Error("the check must not run")
 			return nil
-		})})
-	require.NoError(t, err)
-	h := admit(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("the next handler must not run") }))
+		}))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("the next handler must not run") }))
 
 	for _, method := range []string{"GET", "POST"} {
 		t.Run(method, func(t *testing.T) {
@@ -180,7 +178,7 @@ func TestAdmitWithoutRequestInfo(t *testing.T) {
 			st := admitDecodeStatus(t, rec.Body.Bytes())
 			assert.Equal(t, metav1.StatusReasonInternalError, st.Reason)
 			assert.Equal(t, "Internal error occurred: admission: no RequestInfo in the request context; "+
-				"the RequestAttributes middleware must run before Admit", st.Message)
+				"the RequestAttributes step must run before admission", st.Message)
 		})
 	}
 }
@@ -223,8 +221,8 @@ func TestAdmitSelectors(t *testing.T) {
 }
 
 func TestAdmitOptionsErrors(t *testing.T) {
-	_, err := middleware.Admit(middleware.AdmitOptions{})
-	require.EqualError(t, err, "middleware: AdmitOptions.Admission is required")
+	_, err := middleware.NewAdmission(middleware.AdmissionOptions{})
+	require.EqualError(t, err, "middleware: AdmissionOptions.Admission is required")
 }
 
 func TestAdmitNamespaceLifecycle(t *testing.T) {
@@ -235,9 +233,8 @@ func TestAdmitNamespaceLifecycle(t *testing.T) {
 	lifecycle, err := admission.NewNamespaceLifecycle(admission.NamespaceLifecycleOptions{Client: client})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); lifecycle.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	lifecycle.Start(ctx)
+	t.Cleanup(cancel)
 	srv := admitServer(t, &user.DefaultInfo{Name: "alice"}, lifecycle)
 
 	tests := []struct {
@@ -271,7 +268,7 @@ func TestAdmitNamespaceLifecycle(t *testing.T) {
 
 func TestAdmitNotSyncedRetryAfter(t *testing.T) {
 	lifecycle, err := admission.NewNamespaceLifecycle(admission.NamespaceLifecycleOptions{
-		Client: fake.NewClientset(), ReadyTimeout: -1, RetryAfterSeconds: 3,
+		Client: fake.NewClientset(), ReadyTimeout: -1, RetryAfter: 3 * time.Second,
 	})
 	require.NoError(t, err) // never started: never synced
 	res := admitDo(t, admitServer(t, nil, lifecycle), "POST", "/apis/example.com/v1/namespaces/ns1/widgets")
@@ -280,7 +277,7 @@ func TestAdmitNotSyncedRetryAfter(t *testing.T) {
 	assert.Equal(t, metav1.StatusReasonServiceUnavailable, res.status.Reason)
 }
 
-func ExampleAdmit() {
+func ExampleAdmission() {
 	client := fake.NewClientset(admitNamespace("team-a", corev1.NamespaceActive))
 	lifecycle, err := admission.NewNamespaceLifecycle(admission.NamespaceLifecycleOptions{Client: client})
 	if err != nil {
@@ -290,10 +287,11 @@ func ExampleAdmit() {
 	defer cancel()
 	lifecycle.Start(ctx)
 
-	admit, err := middleware.Admit(middleware.AdmitOptions{Admission: lifecycle})
+	step, err := middleware.NewAdmission(middleware.AdmissionOptions{Admission: lifecycle})
 	if err != nil {
 		panic(err)
 	}
+	admit := step.Handler
 	// In a server: Authenticate, then RequestAttributes, then Authorize, then admit.
 	handler := admitRequestInfo(nil, admit(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusCreated)

@@ -1,38 +1,86 @@
 package middleware
 
 import (
-	"context"
+	"fmt"
 	"net/http"
+	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apiserver/pkg/endpoints/request"
+	"github.com/aggauth/aggauth/internal/logs"
 )
 
+// RequestAttributesOptions configures NewRequestAttributes. There is nothing
+// to configure yet: the rules are Kubernetes'.
+type RequestAttributesOptions struct{}
+
 // RequestAttributes resolves each request into Kubernetes' RequestInfo, with
-// kube-apiserver's exact rules (see authz.NewRequestInfo), and stores it with
-// request.WithRequestInfo for the handlers after it; it also stores the
-// authorizer attributes, which AttributesFrom returns and Authorize uses. The
-// user is the one in the context when Authorize runs, so RequestAttributes may
-// run before or after authentication.
+// kube-apiserver's exact rules (see requestinfo.New), and stores it with
+// request.WithRequestInfo for the handlers after it, with the authorizer
+// attributes (AttributesFrom) that Authorization and Admission use. The user
+// is the one in the context, so RequestAttributes may run before or after
+// authentication.
+//
+// It makes the path the next handler reads the one that is authorized: every
+// router reads the request's path one way or another (net/http's ServeMux
+// from URL.EscapedPath(), chi from URL.RawPath when set, gin from URL.Path),
+// while Kubernetes resolves the decoded URL.Path. So:
+//
+//   - a path that routers cannot all read the same way is answered 400: a
+//     segment that is "." or "..", an empty segment ("//"), a "/" encoded as
+//     %2F inside a segment, or an ASCII control character (NUL included);
+//   - URL.RawPath is cleared, so that every router reads URL.Path, exactly
+//     what was resolved: /namespaces/%64efault is served as
+//     /namespaces/default, the namespace that was authorized and admitted.
 //
 // A path that names a special verb and nothing after it (such as
-// /api/v1/watch), which Kubernetes cannot resolve either, is answered with a
-// 400 Status.
-func RequestAttributes(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		u, _ := request.UserFrom(ctx)
-		s := new(requestState)
-		if err := s.attrs.Init(r, u); err != nil {
-			WriteStatus(w, apierrors.NewBadRequest(err.Error()))
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(withState(ctx, s)))
-	})
+// /api/v1/watch), which Kubernetes cannot resolve either, is answered 400 too.
+type RequestAttributes struct{}
+
+// NewRequestAttributes returns the step.
+func NewRequestAttributes(RequestAttributesOptions) (*RequestAttributes, error) {
+	return &RequestAttributes{}, nil
 }
 
-// withState stores s and its RequestInfo in ctx.
-func withState(ctx context.Context, s *requestState) context.Context {
-	ctx = request.WithRequestInfo(ctx, s.attrs.RequestInfo())
-	return context.WithValue(ctx, requestStateKey{}, s)
+// Handler wraps next with the step. It is a func(http.Handler) http.Handler.
+func (ra *RequestAttributes) Handler(next http.Handler) http.Handler { return handler(ra, next) }
+
+func (*RequestAttributes) serve(w http.ResponseWriter, r *http.Request, s *requestState) *http.Request {
+	if err := checkPath(r); err != nil {
+		WriteStatus(w, badRequest(err.Error()))
+		return nil
+	}
+	if r.URL.RawPath != "" {
+		u := *r.URL
+		u.RawPath = ""
+		r = r.WithContext(r.Context())
+		r.URL = &u
+	}
+	if err := s.resolve(r); err != nil {
+		WriteStatus(w, badRequest(err.Error()))
+		return nil
+	}
+	return r
 }
+
+// checkPath refuses a path routers would not all read as Kubernetes does.
+func checkPath(r *http.Request) error {
+	if strings.Contains(r.URL.RawPath, "%2F") || strings.Contains(r.URL.RawPath, "%2f") {
+		return fmt.Errorf("the path %s has an encoded / in a segment", quotePath(r.URL.RawPath))
+	}
+	p := r.URL.Path
+	if p == "" || p == "/" {
+		return nil
+	}
+	for seg := range strings.SplitSeq(strings.TrimSuffix(p[1:], "/"), "/") {
+		switch seg {
+		case "", ".", "..":
+			return fmt.Errorf("the path %s has an empty, \".\" or \"..\" segment", quotePath(r.URL.EscapedPath()))
+		}
+		if strings.IndexFunc(seg, func(c rune) bool { return c < 0x20 || c == 0x7f }) >= 0 {
+			return fmt.Errorf("the path %s has a control character", quotePath(r.URL.EscapedPath()))
+		}
+	}
+	return nil
+}
+
+// quotePath is a path for an error message, cut short and escaped.
+func quotePath(p string) string { return logs.Quote(p, logs.MaxQuoted) }

@@ -26,7 +26,8 @@ type seen struct {
 	called bool
 	info   *request.RequestInfo
 	attrs  authorizer.Attributes
-	dec    middleware.Decision
+	dec    authorizer.Decision
+	reason string
 	hasDec bool
 }
 
@@ -35,7 +36,7 @@ func (s *seen) handler() http.Handler {
 		s.called = true
 		s.info, _ = request.RequestInfoFrom(r.Context())
 		s.attrs, _ = middleware.AttributesFrom(r.Context())
-		s.dec, s.hasDec = middleware.DecisionFrom(r.Context())
+		s.dec, s.reason, s.hasDec = middleware.DecisionFrom(r.Context())
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
@@ -68,7 +69,7 @@ func TestRequestAttributes(t *testing.T) {
 				var s seen
 				req := withUser(httptest.NewRequest(method, target, nil), alice)
 				rec := httptest.NewRecorder()
-				middleware.RequestAttributes(s.handler()).ServeHTTP(rec, req)
+				requestAttributes(s.handler()).ServeHTTP(rec, req)
 				require.True(t, s.called)
 
 				want, err := kubeResolver.NewRequestInfo(req)
@@ -97,7 +98,7 @@ func TestRequestAttributes(t *testing.T) {
 func TestRequestAttributesUnresolvable(t *testing.T) {
 	var s seen
 	rec := httptest.NewRecorder()
-	middleware.RequestAttributes(s.handler()).ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/watch", nil))
+	requestAttributes(s.handler()).ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/watch", nil))
 	assert.False(t, s.called)
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
 	st := decodeStatus(t, rec)
@@ -108,6 +109,6 @@ func TestRequestAttributesUnresolvable(t *testing.T) {
 func TestAttributesFromEmptyContext(t *testing.T) {
 	_, ok := middleware.AttributesFrom(context.Background())
 	assert.False(t, ok)
-	_, ok = middleware.DecisionFrom(context.Background())
+	_, _, ok = middleware.DecisionFrom(context.Background())
 	assert.False(t, ok)
 }

@@ -49,9 +49,9 @@ func newAuthnFixture(t *testing.T, anonymous bool) *authnFixture {
 	require.NoError(t, err)
 	f.union, err = authn.NewUnion(authn.UnionOptions{FrontProxy: fp, ClientCert: cc, Anonymous: anonymous})
 	require.NoError(t, err)
-	mw, err := middleware.Authenticate(middleware.AuthenticateOptions{Authenticator: f.union})
+	mw, err := middleware.NewAuthentication(middleware.AuthenticationOptions{Authenticator: f.union})
 	require.NoError(t, err)
-	f.handler = mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.handler = mw.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.seenUser, _ = request.UserFrom(r.Context())
 		f.seenHeader = r.Header.Clone()
 		w.WriteHeader(http.StatusOK)
@@ -106,7 +106,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestAuthenticateNeedsAnAuthenticator(t *testing.T) {
-	_, err := middleware.Authenticate(middleware.AuthenticateOptions{})
+	_, err := middleware.NewAuthentication(middleware.AuthenticationOptions{})
 	require.Error(t, err)
 }
 
@@ -177,10 +177,10 @@ func TestAuthenticateOverRealTLS(t *testing.T) {
 func TestAuthenticationFailureLogsAreBounded(t *testing.T) {
 	f := newAuthnFixture(t, false)
 	var buf bytes.Buffer
-	mw, err := middleware.Authenticate(middleware.AuthenticateOptions{Authenticator: f.union,
+	mw, err := middleware.NewAuthentication(middleware.AuthenticationOptions{Authenticator: f.union,
 		Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	require.NoError(t, err)
-	h := mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Fatal("handler reached") }))
+	h := mw.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Fatal("handler reached") }))
 	attacker := testpki.NewCA(strings.Repeat("C", 10000), testpki.ECDSA)
 	path := "/" + strings.Repeat("%0a", 100000)
 	const n = 1000

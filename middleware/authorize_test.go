@@ -52,7 +52,7 @@ func TestAuthorize(t *testing.T) {
 	tests := []struct {
 		name, method, target string
 		authz                fixedAuthorizer
-		opts                 middleware.AuthorizeOptions
+		opts                 middleware.AuthorizationOptions
 		wantCode             int
 		wantMessage          string
 		wantRetryAfter       string
@@ -84,7 +84,7 @@ func TestAuthorize(t *testing.T) {
 			authz: fixedAuthorizer{decision: authorizer.DecisionNoOpinion, err: boom}, wantCode: http.StatusServiceUnavailable,
 			wantMessage:    "the authorization check for this request could not be completed; retry later",
 			wantRetryAfter: "1", wantDetails: &metav1.StatusDetails{RetryAfterSeconds: 1}},
-		{name: "error, retry after rounded up", method: "GET", target: "/api/v1/pods", opts: middleware.AuthorizeOptions{RetryAfter: 2500 * time.Millisecond},
+		{name: "error, retry after rounded up", method: "GET", target: "/api/v1/pods", opts: middleware.AuthorizationOptions{RetryAfter: 2500 * time.Millisecond},
 			authz: fixedAuthorizer{decision: authorizer.DecisionNoOpinion, err: boom}, wantCode: http.StatusServiceUnavailable,
 			wantMessage:    "the authorization check for this request could not be completed; retry later",
 			wantRetryAfter: "3", wantDetails: &metav1.StatusDetails{RetryAfterSeconds: 3}},
@@ -98,9 +98,9 @@ func TestAuthorize(t *testing.T) {
 			for _, withAttributes := range []bool{true, false} {
 				var s seen
 				a := tt.authz
-				h := middleware.Authorize(&a, tt.opts)(s.handler())
+				h := authorize(t, &a, tt.opts)(s.handler())
 				if withAttributes {
-					h = middleware.RequestAttributes(h)
+					h = requestAttributes(h)
 				}
 				req := withUser(httptest.NewRequest(tt.method, tt.target, nil), alice)
 				rec := httptest.NewRecorder()
@@ -112,7 +112,8 @@ func TestAuthorize(t *testing.T) {
 				if tt.wantCode == http.StatusNoContent {
 					require.True(t, s.called)
 					assert.True(t, s.hasDec)
-					assert.Equal(t, middleware.Decision{Decision: a.decision, Reason: a.reason}, s.dec)
+					assert.Equal(t, a.decision, s.dec)
+					assert.Equal(t, a.reason, s.reason)
 					assert.Same(t, a.last, s.attrs, "handlers see the attributes that were authorized")
 					want, _ := kubeResolver.NewRequestInfo(req)
 					assert.Equal(t, want, s.info)
@@ -139,7 +140,7 @@ func TestAuthorizeForbiddenMatchesKubernetes(t *testing.T) {
 		t.Run(target, func(t *testing.T) {
 			req := withUser(httptest.NewRequest("GET", target, nil), alice)
 			ours := httptest.NewRecorder()
-			middleware.RequestAttributes(middleware.Authorize(deny, middleware.AuthorizeOptions{})(http.NotFoundHandler())).ServeHTTP(ours, req)
+			requestAttributes(authorize(t, deny, middleware.AuthorizationOptions{})(http.NotFoundHandler())).ServeHTTP(ours, req)
 			kube := httptest.NewRecorder()
 			filters.WithRequestInfo(filters.WithAuthorization(http.NotFoundHandler(), deny, testCodecs), kubeResolver).ServeHTTP(kube, req)
 
@@ -156,7 +157,7 @@ func TestAuthorizeWithoutUser(t *testing.T) {
 	var s seen
 	a := &fixedAuthorizer{decision: authorizer.DecisionAllow}
 	rec := httptest.NewRecorder()
-	middleware.Authorize(a, middleware.AuthorizeOptions{})(s.handler()).ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	authorize(t, a, middleware.AuthorizationOptions{})(s.handler()).ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
 	assert.False(t, s.called)
 	assert.Zero(t, a.calls)
@@ -171,7 +172,7 @@ func TestAuthorizeUsesTheCurrentUser(t *testing.T) {
 	authenticate := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { next.ServeHTTP(w, withUser(r, alice)) })
 	}
-	h := middleware.RequestAttributes(authenticate(middleware.Authorize(a, middleware.AuthorizeOptions{})(s.handler())))
+	h := requestAttributes(authenticate(authorize(t, a, middleware.AuthorizationOptions{})(s.handler())))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/pods", nil))
 	require.Equal(t, http.StatusNoContent, rec.Code)
@@ -186,7 +187,7 @@ func TestAuthorizeUsesAnExistingRequestInfo(t *testing.T) {
 	info := &request.RequestInfo{IsResourceRequest: true, Verb: "get", Resource: "custom", Path: "/x"}
 	req := httptest.NewRequest("GET", "/x", nil)
 	req = req.WithContext(request.WithRequestInfo(request.WithUser(req.Context(), alice), info))
-	middleware.Authorize(a, middleware.AuthorizeOptions{})(s.handler()).ServeHTTP(httptest.NewRecorder(), req)
+	authorize(t, a, middleware.AuthorizationOptions{})(s.handler()).ServeHTTP(httptest.NewRecorder(), req)
 	assert.Equal(t, "custom", a.last.GetResource())
 	assert.Same(t, info, s.info)
 }
@@ -194,13 +195,14 @@ func TestAuthorizeUsesAnExistingRequestInfo(t *testing.T) {
 func TestAuthorizeUnresolvable(t *testing.T) {
 	a := &fixedAuthorizer{decision: authorizer.DecisionAllow}
 	rec := httptest.NewRecorder()
-	middleware.Authorize(a, middleware.AuthorizeOptions{})(http.NotFoundHandler()).ServeHTTP(rec, withUser(httptest.NewRequest("GET", "/apis/g/v1/proxy", nil), alice))
+	authorize(t, a, middleware.AuthorizationOptions{})(http.NotFoundHandler()).ServeHTTP(rec, withUser(httptest.NewRequest("GET", "/apis/g/v1/proxy", nil), alice))
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
 	assert.Zero(t, a.calls)
 }
 
-func TestAuthorizeNilAuthorizerPanics(t *testing.T) {
-	assert.PanicsWithValue(t, "middleware: Authorize needs an authorizer", func() { middleware.Authorize(nil, middleware.AuthorizeOptions{}) })
+func TestAuthorizationNeedsAnAuthorizer(t *testing.T) {
+	_, err := middleware.NewAuthorization(middleware.AuthorizationOptions{})
+	assert.ErrorContains(t, err, "Authorizer is required")
 }
 
 // failingReviewer is a kube-apiserver that cannot be reached.
@@ -216,7 +218,7 @@ func TestAuthorizeNeverAllowsOnSARError(t *testing.T) {
 	a, err := authz.New(failingReviewer{}, authz.Options{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	var s seen
-	h := middleware.RequestAttributes(middleware.Authorize(a, middleware.AuthorizeOptions{})(s.handler()))
+	h := requestAttributes(authorize(t, a, middleware.AuthorizationOptions{})(s.handler()))
 	for _, target := range []string{"/api/v1/pods", "/metrics"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, withUser(httptest.NewRequest("GET", target, nil), alice))
@@ -229,7 +231,7 @@ func TestAuthorizeNeverAllowsOnSARError(t *testing.T) {
 	assert.Equal(t, uint64(2), a.SARsSent())
 }
 
-func ExampleAuthorize() {
+func ExampleAuthorization() {
 	// Any authorizer.Authorizer works; an *authz.Authorizer asks kube-apiserver.
 	readOnly := authorizer.AuthorizerFunc(func(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
 		if a.IsReadOnly() {
@@ -245,10 +247,18 @@ func ExampleAuthorize() {
 	}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info, _ := request.RequestInfoFrom(r.Context())
-		d, _ := middleware.DecisionFrom(r.Context())
-		fmt.Fprintf(w, "%s %s (%s)", info.Verb, info.Resource, d.Reason)
+		_, reason, _ := middleware.DecisionFrom(r.Context())
+		fmt.Fprintf(w, "%s %s (%s)", info.Verb, info.Resource, reason)
 	})
-	h := authenticate(middleware.RequestAttributes(middleware.Authorize(readOnly, middleware.AuthorizeOptions{})(handler)))
+	attributes, err := middleware.NewRequestAttributes(middleware.RequestAttributesOptions{})
+	if err != nil {
+		panic(err)
+	}
+	authorization, err := middleware.NewAuthorization(middleware.AuthorizationOptions{Authorizer: readOnly})
+	if err != nil {
+		panic(err)
+	}
+	h := authenticate(attributes.Handler(authorization.Handler(handler)))
 
 	for _, r := range []*http.Request{
 		httptest.NewRequest("GET", "/apis/widgets.example.com/v1/namespaces/team-a/widgets", nil),

@@ -3,17 +3,13 @@ package middleware
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apiserver/pkg/authentication/authenticator"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
-	"k8s.io/apiserver/pkg/endpoints/request"
 
-	"github.com/aggauth/aggauth/admission"
+	"github.com/aggauth/aggauth/internal/health"
+	"github.com/aggauth/aggauth/internal/retryafter"
 )
 
 // ReadyCheck is one condition /readyz waits for.
@@ -24,102 +20,123 @@ type ReadyCheck struct {
 	Check func() error
 }
 
-// ChainOptions configures NewChain.
+// ChainOptions configures NewChain: the options of each step, built by the
+// step's own constructor.
 type ChainOptions struct {
-	// Authenticator decides who is calling. Required.
-	Authenticator authenticator.Request
-	// Authorizer decides whether they may. Required (pass an authorizer that
-	// always allows, explicitly, to turn authorization off).
-	Authorizer authorizer.Authorizer
-	// Admission checks mutating requests after authorization. Default none.
-	Admission admission.Interface
+	// Authentication configures who is calling. Its Authenticator is required.
+	Authentication AuthenticationOptions
+	// Impersonation configures acting as another user. Its Authorizer
+	// defaults to Authorization's.
+	Impersonation ImpersonationOptions
+	// Authorization configures whether they may. Its Authorizer is required.
+	Authorization AuthorizationOptions
+	// Admission, when its Admission is set, checks mutating requests after
+	// authorization. Default: no admission step.
+	Admission AdmissionOptions
 	// ReadyChecks must all pass for /readyz to answer 200. Default none.
 	ReadyChecks []ReadyCheck
-	// NoHealthEndpoints leaves /healthz, /livez and /readyz to the next handler
-	// (they then need authentication like any path). Default false: the chain
-	// answers them itself, without authentication.
+	// NoHealthEndpoints leaves /healthz, /livez and /readyz to the next
+	// handler (they then need authentication like any path). Default false:
+	// the chain answers them itself, without authentication.
 	NoHealthEndpoints bool
-	// Authorize configures the authorization step.
-	Authorize AuthorizeOptions
-	// Logger receives authentication errors. Default slog.Default().
-	Logger *slog.Logger
 }
 
-// Chain is the whole request path of an extension apiserver: health endpoints,
-// then the work of Authenticate, RequestAttributes, Authorize and Admit, and the
-// next handler. It does what those middlewares do in a row, in one handler: the
-// request and its context are copied once instead of once per step.
+// Chain is the whole request path of an extension apiserver, in this order:
+// the health endpoints, then the steps Authentication, RequestAttributes,
+// Impersonation, Authorization and Admission, then the next handler. The steps
+// are the same values their constructors return, run in one handler: the
+// request and its context are copied once for all of them, instead of once per
+// step.
 type Chain struct {
-	opts     ChainOptions
-	authn    *authenticateStep
-	refusals refusals
+	authentication *Authentication
+	attributes     *RequestAttributes
+	after          []step // impersonation, authorization, admission
+	readyChecks    []ReadyCheck
+	noHealth       bool
 }
 
-// NewChain checks opts and composes the chain.
+// NewChain builds each step from opts and composes them.
 func NewChain(opts ChainOptions) (*Chain, error) {
-	if opts.Authorizer == nil {
-		return nil, errors.New("middleware: ChainOptions.Authorizer is required")
-	}
-	a, err := newAuthenticateStep(AuthenticateOptions{Authenticator: opts.Authenticator, Logger: opts.Logger})
+	authentication, err := NewAuthentication(opts.Authentication)
 	if err != nil {
 		return nil, err
 	}
-	return &Chain{opts: opts, authn: a, refusals: opts.Authorize.refusals()}, nil
-}
-
-// serve is Authenticate, RequestAttributes, Authorize and Admit in one.
-func (c *Chain) serve(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u := c.authn.authenticate(w, r)
-		if u == nil {
-			return
+	attributes, _ := NewRequestAttributes(RequestAttributesOptions{})
+	if opts.Impersonation.Authorizer == nil {
+		opts.Impersonation.Authorizer = opts.Authorization.Authorizer
+	}
+	if opts.Impersonation.RetryAfter == 0 {
+		opts.Impersonation.RetryAfter = opts.Authorization.RetryAfter
+	}
+	authorization, err := NewAuthorization(opts.Authorization)
+	if err != nil {
+		return nil, err
+	}
+	impersonation, err := NewImpersonation(opts.Impersonation)
+	if err != nil {
+		return nil, err
+	}
+	c := &Chain{
+		authentication: authentication,
+		attributes:     attributes,
+		after:          []step{impersonation, authorization},
+		readyChecks:    opts.ReadyChecks,
+		noHealth:       opts.NoHealthEndpoints,
+	}
+	if opts.Admission.Admission != nil {
+		admission, err := NewAdmission(opts.Admission)
+		if err != nil {
+			return nil, err
 		}
-		s := new(requestState)
-		if err := s.attrs.Init(r, u); err != nil {
-			WriteStatus(w, apierrors.NewBadRequest(err.Error()))
-			return
-		}
-		r = r.WithContext(withState(request.WithUser(r.Context(), u), s))
-		if !authorized(w, r, c.opts.Authorizer, s, c.refusals) {
-			return
-		}
-		if c.opts.Admission != nil && !admitted(w, r, c.opts.Admission, s.attrs.RequestInfo()) {
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+		c.after = append(c.after, admission)
+	}
+	return c, nil
 }
 
 // Handler wraps next with the chain. It is a func(http.Handler) http.Handler.
 func (c *Chain) Handler(next http.Handler) http.Handler {
-	protected := c.serve(next)
-	if c.opts.NoHealthEndpoints {
+	protected := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := new(requestState)
+		if r = c.authentication.serve(w, r, s); r == nil {
+			return
+		}
+		if r = c.attributes.serve(w, r, s); r == nil {
+			return
+		}
+		r = s.publish(r)
+		for _, st := range c.after {
+			if r = st.serve(w, r, s); r == nil {
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+	if c.noHealth {
 		return protected
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/healthz", "/livez":
-			writeOK(w)
-		case "/readyz":
+		if !health.Is(r.URL.Path) {
+			protected.ServeHTTP(w, r)
+			return
+		}
+		if r.URL.Path == "/readyz" {
 			if err := c.Ready(); err != nil {
-				WriteStatus(w, apierrors.NewServiceUnavailable("not ready: "+err.Error()))
+				WriteStatus(w, retryafter.Unavailable("not ready: "+err.Error(), 0))
 				return
 			}
-			writeOK(w)
-		default:
-			protected.ServeHTTP(w, r)
 		}
+		writeOK(w)
 	})
 }
 
 // Collectors returns the chain's Prometheus collectors, for the caller to
 // register: aggauth_authn_failures_total{reason}.
-func (c *Chain) Collectors() []prometheus.Collector { return []prometheus.Collector{c.authn.failures} }
+func (c *Chain) Collectors() []prometheus.Collector { return c.authentication.Collectors() }
 
 // Ready returns nil when every ready check passes, or the failures.
 func (c *Chain) Ready() error {
 	var failed []string
-	for _, rc := range c.opts.ReadyChecks {
+	for _, rc := range c.readyChecks {
 		if err := rc.Check(); err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", rc.Name, err))
 		}

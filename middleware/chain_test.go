@@ -75,21 +75,18 @@ func newChainFixture(t *testing.T) *chainFixture {
 	t.Cleanup(cancel)
 	nl.Start(ctx)
 	chain, err := middleware.NewChain(middleware.ChainOptions{
-		Authenticator: f.union, Authorizer: az, Admission: nl,
-		ReadyChecks: []middleware.ReadyCheck{{Name: "namespaces", Check: func() error {
-			if !nl.HasSynced() {
-				return assert.AnError
-			}
-			return nil
-		}}},
+		Authentication: middleware.AuthenticationOptions{Authenticator: f.union},
+		Authorization:  middleware.AuthorizationOptions{Authorizer: az},
+		Admission:      middleware.AdmissionOptions{Admission: nl},
+		ReadyChecks:    []middleware.ReadyCheck{{Name: "namespaces", Check: nl.Ready}},
 	})
 	require.NoError(t, err)
 	f.handler = chain.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, _ := request.UserFrom(r.Context())
 		info, _ := request.RequestInfoFrom(r.Context())
-		d, ok := middleware.DecisionFrom(r.Context())
+		_, reason, ok := middleware.DecisionFrom(r.Context())
 		require.True(t, ok)
-		s := u.GetName() + " " + info.Verb + " " + info.Resource + " " + d.Reason
+		s := u.GetName() + " " + info.Verb + " " + info.Resource + " " + reason
 		f.seen.Store(&s)
 		w.WriteHeader(http.StatusOK)
 	}))

@@ -59,3 +59,9 @@ func ErrorToStatus(err error) *metav1.Status {
 	}
 	return &status
 }
+
+// unauthorized is kube-apiserver's 401 Status.
+var unauthorized = apierrors.NewUnauthorized("Unauthorized")
+
+// badRequest is a 400 Status with message.
+func badRequest(message string) error { return apierrors.NewBadRequest(message) }

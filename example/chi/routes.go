@@ -85,8 +85,8 @@ func (a *widgets) create(w http.ResponseWriter, r *http.Request) {
 
 func (a *widgets) delete(w http.ResponseWriter, r *http.Request) {
 	caller, _ := request.UserFrom(r.Context())
-	decision, _ := middleware.DecisionFrom(r.Context()) // why the authorizer allowed it
-	slog.InfoContext(r.Context(), "delete widget", "user", demo.Username(caller), "reason", decision.Reason)
+	_, reason, _ := middleware.DecisionFrom(r.Context()) // why the authorizer allowed it
+	slog.InfoContext(r.Context(), "delete widget", "user", demo.Username(caller), "reason", reason)
 	status, err := a.store.Delete(chi.URLParam(r, "namespace"), chi.URLParam(r, "name"))
 	if err != nil {
 		middleware.WriteStatus(w, err)

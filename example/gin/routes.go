@@ -82,8 +82,8 @@ func (a *widgets) create(c *gin.Context) {
 
 func (a *widgets) delete(c *gin.Context) {
 	caller, _ := request.UserFrom(c.Request.Context())
-	decision, _ := middleware.DecisionFrom(c.Request.Context()) // why the authorizer allowed it
-	slog.InfoContext(c.Request.Context(), "delete widget", "user", demo.Username(caller), "reason", decision.Reason)
+	_, reason, _ := middleware.DecisionFrom(c.Request.Context()) // why the authorizer allowed it
+	slog.InfoContext(c.Request.Context(), "delete widget", "user", demo.Username(caller), "reason", reason)
 	status, err := a.store.Delete(c.Param("namespace"), c.Param("name"))
 	if err != nil {
 		middleware.WriteStatus(c.Writer, err)

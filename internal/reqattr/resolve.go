@@ -1,4 +1,4 @@
-package authz
+package reqattr
 
 import (
 	"fmt"
@@ -35,17 +35,6 @@ func NewRequestInfo(req *http.Request) (*request.RequestInfo, error) {
 	b := new(requestInfoBuf)
 	err := resolveRequestInfo(&b.info, &b.parts, req)
 	return &b.info, err
-}
-
-// Resolver is NewRequestInfo as a request.RequestInfoResolver, for code that
-// takes one, such as Kubernetes' filters.WithRequestInfo.
-type Resolver struct{}
-
-var _ request.RequestInfoResolver = Resolver{}
-
-// NewRequestInfo calls the package's NewRequestInfo.
-func (Resolver) NewRequestInfo(req *http.Request) (*request.RequestInfo, error) {
-	return NewRequestInfo(req)
 }
 
 // resolveRequestInfo fills info from req; parts is storage for info.Parts.

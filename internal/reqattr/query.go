@@ -1,4 +1,4 @@
-package authz
+package reqattr
 
 import (
 	"net/url"

@@ -1,4 +1,4 @@
-package authz
+package reqattr
 
 import (
 	"net/http"
@@ -16,9 +16,9 @@ var _ authorizer.Attributes = (*Attributes)(nil)
 // Attributes is the authorizer.Attributes of one request: what kube-apiserver's
 // GetAuthorizerAttributes builds from the user and the RequestInfo, with the
 // field and label selectors parsed lazily (once, on first use, safely from
-// several goroutines) instead of on every request. The cache key of the
-// Authorizer is computed from the raw selectors, so a cache hit never parses
-// them.
+// several goroutines) instead of on every request. The authorizer's cache key
+// is computed from the raw selectors (RawSelectors), so a cache hit never
+// parses them.
 //
 // Build one with NewAttributes or AttributesFromRequestInfo, or embed it in a
 // larger per-request allocation and call Init. An Attributes must not be copied
@@ -32,9 +32,11 @@ type Attributes struct {
 	parts [inlineParts]string
 
 	fieldOnce sync.Once
+	fieldSel  fields.Selector
 	fieldReqs fields.Requirements
 	fieldErr  error
 	labelOnce sync.Once
+	labelSel  labels.Selector
 	labelReqs labels.Requirements
 	labelErr  error
 }
@@ -114,17 +116,7 @@ func (a *Attributes) GetPath() string { return a.info.Path }
 // deletecollection request: nil when there is none or it has no requirements,
 // and nil with the parse error when it does not parse.
 func (a *Attributes) GetFieldSelector() (fields.Requirements, error) {
-	if a.info.FieldSelector == "" {
-		return nil, nil
-	}
-	a.fieldOnce.Do(func() {
-		sel, err := fields.ParseSelector(a.info.FieldSelector)
-		if err != nil {
-			a.fieldErr = err
-		} else if reqs := sel.Requirements(); len(reqs) > 0 {
-			a.fieldReqs = reqs
-		}
-	})
+	a.parseFields()
 	return a.fieldReqs, a.fieldErr
 }
 
@@ -132,22 +124,63 @@ func (a *Attributes) GetFieldSelector() (fields.Requirements, error) {
 // deletecollection request: nil when there is none or it has no requirements,
 // and nil with the parse error when it does not parse.
 func (a *Attributes) GetLabelSelector() (labels.Requirements, error) {
-	if a.info.LabelSelector == "" {
-		return nil, nil
-	}
-	a.labelOnce.Do(func() {
-		sel, err := labels.Parse(a.info.LabelSelector)
-		if err != nil {
-			a.labelErr = err
-		} else if reqs, _ := sel.Requirements(); len(reqs) > 0 {
-			a.labelReqs = reqs
-		}
-	})
+	a.parseLabels()
 	return a.labelReqs, a.labelErr
 }
 
-// rawSelectors returns the unparsed selectors; the SAR built from these
-// attributes is a function of them, so the cache key can use them directly.
-func (a *Attributes) rawSelectors() (field, label string) {
+// Selectors returns the parsed selectors of a list, watch or deletecollection
+// request (Everything when there is none), or the first parse error.
+func (a *Attributes) Selectors() (labels.Selector, fields.Selector, error) {
+	a.parseLabels()
+	a.parseFields()
+	if a.labelErr != nil {
+		return nil, nil, a.labelErr
+	}
+	if a.fieldErr != nil {
+		return nil, nil, a.fieldErr
+	}
+	return a.labelSel, a.fieldSel, nil
+}
+
+func (a *Attributes) parseFields() {
+	a.fieldOnce.Do(func() {
+		a.fieldSel = fields.Everything()
+		if a.info.FieldSelector == "" {
+			return
+		}
+		sel, err := fields.ParseSelector(a.info.FieldSelector)
+		if err != nil {
+			a.fieldErr = err
+			return
+		}
+		a.fieldSel = sel
+		if reqs := sel.Requirements(); len(reqs) > 0 {
+			a.fieldReqs = reqs
+		}
+	})
+}
+
+func (a *Attributes) parseLabels() {
+	a.labelOnce.Do(func() {
+		a.labelSel = labels.Everything()
+		if a.info.LabelSelector == "" {
+			return
+		}
+		sel, err := labels.Parse(a.info.LabelSelector)
+		if err != nil {
+			a.labelErr = err
+			return
+		}
+		a.labelSel = sel
+		if reqs, _ := sel.Requirements(); len(reqs) > 0 {
+			a.labelReqs = reqs
+		}
+	})
+}
+
+// RawSelectors returns the unparsed selectors; the SubjectAccessReview built
+// from these attributes is a function of them, so a cache key can use them
+// directly.
+func (a *Attributes) RawSelectors() (field, label string) {
 	return a.info.FieldSelector, a.info.LabelSelector
 }

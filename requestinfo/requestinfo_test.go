@@ -1,4 +1,4 @@
-package authz_test
+package requestinfo_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/klog/v2"
 
-	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/requestinfo"
 )
 
 func init() {
@@ -87,7 +87,7 @@ func TestNewRequestInfo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := newRequest(tt.method, tt.path, tt.query)
-			got, err := authz.NewRequestInfo(req)
+			got, err := requestinfo.New(req)
 			if tt.wantErr {
 				require.Error(t, err)
 			} else {
@@ -104,7 +104,7 @@ func TestNewRequestInfo(t *testing.T) {
 func assertSameAsKubernetes(t testing.TB, req *http.Request) {
 	t.Helper()
 	want, wantErr := kubeResolver.NewRequestInfo(req)
-	got, gotErr := authz.NewRequestInfo(req)
+	got, gotErr := requestinfo.New(req)
 	desc := req.Method + " " + req.URL.Path + " ? " + req.URL.RawQuery
 	if wantErr != nil {
 		require.Error(t, gotErr, desc)
@@ -118,9 +118,9 @@ func assertSameAsKubernetes(t testing.TB, req *http.Request) {
 	ctx := request.WithRequestInfo(request.WithUser(context.Background(), u), want)
 	wantAttrs, err := filters.GetAuthorizerAttributes(ctx)
 	require.NoError(t, err)
-	gotAttrs, _ := authz.NewAttributes(req, u)
+	gotAttrs, _ := requestinfo.NewAttributes(req, u)
 	assertSameAttributes(t, wantAttrs, gotAttrs, desc)
-	assertSameAttributes(t, wantAttrs, authz.AttributesFromRequestInfo(u, want), desc)
+	assertSameAttributes(t, wantAttrs, requestinfo.AttributesFor(u, want), desc)
 }
 
 func assertSameAttributes(t testing.TB, want, got authorizer.Attributes, desc string) {

@@ -1,0 +1,100 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/aggauth/aggauth/admission"
+)
+
+// AdmissionOptions configures NewAdmission.
+type AdmissionOptions struct {
+	// Admission decides whether a mutating request may proceed. Required.
+	// Usually an *admission.NamespaceLifecycle, or admission.Checks of it and
+	// the server's own checks.
+	Admission admission.Interface
+}
+
+// Admission runs the check on every mutating resource request, after
+// authorization, as kube-apiserver runs its admission plugins in its REST
+// handlers. When the check refuses, its error is written as a Status (an
+// apierrors error keeps its code; an admission.ForbiddenError is
+// kube-apiserver's 403 for the object; any other error is a 500) and the next
+// handler does not run.
+//
+// The check receives the request's authorizer attributes (resolved by
+// RequestAttributes, or from the RequestInfo of request.RequestInfoFrom) with
+// the user it runs as. Reads (get, list, watch) and non-resource requests are
+// not admission's business and go straight to the next handler; every other
+// verb (create, update, patch, delete, deletecollection, proxy) is checked. A
+// request whose attributes were not resolved is answered 500: RequestAttributes
+// must run first.
+type Admission struct {
+	check admission.Interface
+}
+
+// NewAdmission checks opts and returns the step.
+func NewAdmission(opts AdmissionOptions) (*Admission, error) {
+	if opts.Admission == nil {
+		return nil, errors.New("middleware: AdmissionOptions.Admission is required")
+	}
+	return &Admission{check: opts.Admission}, nil
+}
+
+// Handler wraps next with the step. It is a func(http.Handler) http.Handler.
+func (a *Admission) Handler(next http.Handler) http.Handler { return handler(a, next) }
+
+// errNoRequestInfo answers a request that reached admission without its
+// attributes: the chain is wired wrongly.
+var errNoRequestInfo = apierrors.NewInternalError(errors.New(
+	"admission: no RequestInfo in the request context; the RequestAttributes step must run before admission"))
+
+func (a *Admission) serve(w http.ResponseWriter, r *http.Request, s *requestState) *http.Request {
+	if !s.resolved {
+		WriteStatus(w, errNoRequestInfo)
+		return nil
+	}
+	info := s.attrs.RequestInfo()
+	if !info.IsResourceRequest || s.attrs.IsReadOnly() {
+		return r
+	}
+	if err := a.check.Admit(r.Context(), &s.attrs); err != nil {
+		WriteStatus(w, nameTheObject(r, err))
+		return nil
+	}
+	return r
+}
+
+// maxObjectBytes bounds what is read of a refused request's body to name its
+// object: kube-apiserver's own limit on a request body.
+const maxObjectBytes = 3 << 20
+
+// nameTheObject completes a refusal that names no object. A create names its
+// object in the body, not the URL, so a check cannot; kube-apiserver, which
+// decoded the object, names it by metadata.name, else metadata.generateName.
+// On this refusal path only (the handler will not run, so the body is free to
+// read), the body is decoded for those two fields.
+func nameTheObject(r *http.Request, err error) error {
+	var fe *admission.ForbiddenError
+	if !errors.As(err, &fe) || fe.Name != "" || r.Body == nil {
+		return err
+	}
+	var obj struct {
+		Metadata struct {
+			Name         string `json:"name"`
+			GenerateName string `json:"generateName"`
+		} `json:"metadata"`
+	}
+	if json.NewDecoder(io.LimitReader(r.Body, maxObjectBytes)).Decode(&obj) != nil {
+		return err
+	}
+	named := *fe
+	if named.Name = obj.Metadata.Name; named.Name == "" {
+		named.Name = obj.Metadata.GenerateName
+	}
+	return &named
+}

@@ -1,0 +1,114 @@
+package middleware
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/aggauth/aggauth/authn"
+	"github.com/aggauth/aggauth/internal/logs"
+)
+
+// AuthenticationOptions configures NewAuthentication.
+type AuthenticationOptions struct {
+	// Authenticator decides who is calling. Required. Usually an *authn.Union;
+	// any Kubernetes authenticator.Request works.
+	Authenticator authenticator.Request
+
+	// Logger receives authentication errors at Info level (clients cause
+	// them), a few a second at most, each with its reason
+	// (authn.FailureReason) and the request path cut to 64 bytes and escaped;
+	// never the error's text, which may repeat what the client sent.
+	// Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Authentication authenticates every request, as kube-apiserver's
+// WithAuthentication filter does:
+//
+//   - on success the user is stored with k8s.io/apiserver's request.WithUser
+//     (read it with request.UserFrom) and the next handler runs;
+//   - on an error, or when no authenticator has an opinion, the response is
+//     401 with the Status body kube-apiserver writes ("Unauthorized"), and
+//     over HTTP/2 the connection is closed (kube-apiserver's
+//     UnauthenticatedHTTP2DOSMitigation), so that one connection cannot
+//     stream unauthenticated requests; an anonymous request over HTTP/2 closes
+//     its connection too.
+//
+// Before the next handler runs, the Authorization header and every standard
+// (X-Remote-User, X-Remote-Uid, X-Remote-Group, X-Remote-Extra-*) and
+// configured identity header are removed, whoever sent them. Failures are
+// counted by reason in aggauth_authn_failures_total (Collectors).
+type Authentication struct {
+	auth     authenticator.Request
+	log      *logs.Limited
+	clear    func(http.Header)
+	failures *prometheus.CounterVec
+}
+
+// headerClearer is implemented by authenticators that know which identity
+// headers their configuration uses (authn.Union, authn.FrontProxy).
+type headerClearer interface {
+	ClearHeaders(http.Header)
+}
+
+// NewAuthentication checks opts and returns the step.
+func NewAuthentication(opts AuthenticationOptions) (*Authentication, error) {
+	if opts.Authenticator == nil {
+		return nil, errors.New("middleware: AuthenticationOptions.Authenticator is required")
+	}
+	a := &Authentication{
+		auth:  opts.Authenticator,
+		log:   logs.NewLimited(opts.Logger),
+		clear: authn.ClearHeaders,
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "aggauth", Subsystem: "authn", Name: "failures_total",
+			Help: "Requests answered 401, by reason (see authn.FailureReason).",
+		}, []string{"reason"}),
+	}
+	if hc, ok := opts.Authenticator.(headerClearer); ok {
+		a.clear = hc.ClearHeaders
+	}
+	return a, nil
+}
+
+// Handler wraps next with the step. It is a func(http.Handler) http.Handler.
+func (a *Authentication) Handler(next http.Handler) http.Handler { return handler(a, next) }
+
+// Collectors returns the step's Prometheus collectors, for the caller to
+// register: aggauth_authn_failures_total{reason}.
+func (a *Authentication) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{a.failures}
+}
+
+func (a *Authentication) serve(w http.ResponseWriter, r *http.Request, s *requestState) *http.Request {
+	resp, ok, err := a.auth.AuthenticateRequest(r)
+	if err != nil || !ok {
+		reason := authn.FailureReason(err)
+		a.failures.WithLabelValues(reason).Inc()
+		if err != nil {
+			a.log.Log(slog.LevelInfo, "request not authenticated", "reason", reason, "path", logs.Quote(r.URL.Path, logs.MaxQuoted))
+		}
+		Unauthorized(w, r)
+		return nil
+	}
+	a.clear(r.Header)
+	if r.ProtoMajor == 2 && resp.User.GetName() == user.Anonymous {
+		w.Header().Set("Connection", "close")
+	}
+	s.setUser(resp.User)
+	return r
+}
+
+// Unauthorized writes kube-apiserver's 401 response for a request that could
+// not be authenticated. Over HTTP/2 it also asks to close the connection.
+func Unauthorized(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 2 {
+		w.Header().Set("Connection", "close")
+	}
+	WriteStatus(w, unauthorized)
+}
