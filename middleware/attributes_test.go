@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/requestinfo"
 )
 
 var kubeResolver = &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")}
@@ -111,4 +114,104 @@ func TestAttributesFromEmptyContext(t *testing.T) {
 	assert.False(t, ok)
 	_, _, ok = middleware.DecisionFrom(context.Background())
 	assert.False(t, ok)
+}
+
+// TestRequestAttributesCanonicalPath: the handler reads, however it reads the
+// path, the one that was resolved; a path routers would read differently is
+// refused.
+func TestRequestAttributesCanonicalPath(t *testing.T) {
+	tests := []struct {
+		target   string
+		wantCode int
+		wantPath string // URL.Path = URL.EscapedPath() seen by the handler
+		wantNS   string
+	}{
+		{"/apis/g.io/v1/namespaces/default/widgets", 204, "/apis/g.io/v1/namespaces/default/widgets", "default"},
+		{"/apis/g.io/v1/namespaces/%64efault/widgets", 204, "/apis/g.io/v1/namespaces/default/widgets", "default"},
+		{"/apis/g.io/v1/namespaces/default/widgets/a%20b", 204, "/apis/g.io/v1/namespaces/default/widgets/a%20b", "default"},
+		{"/apis/g.io/v1/namespaces/default/widgets/", 204, "/apis/g.io/v1/namespaces/default/widgets/", "default"},
+		{"/apis/g.io/v1/namespaces/a%2Fb/widgets", 400, "", ""},
+		{"/apis/g.io/v1/namespaces/a%2fb/widgets", 400, "", ""},
+		{"/apis/g.io/v1/namespaces/x/../default/widgets", 400, "", ""},
+		{"/apis/g.io/v1/namespaces/x/%2e%2e/default/widgets", 400, "", ""},
+		{"/apis/g.io/v1/namespaces/./default/widgets", 400, "", ""},
+		{"/apis/g.io/v1//namespaces/default/widgets", 400, "", ""},
+		{"//apis/g.io/v1/namespaces/default/widgets", 400, "", ""},
+		{"/apis/g.io/v1/namespaces/de%00fault/widgets", 400, "", ""},
+		{"/apis/g.io/v1/namespaces/de%0afault/widgets", 400, "", ""},
+		{"/", 204, "/", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			var s seen
+			var path, escaped, raw string
+			next := s.handler()
+			h := requestAttributes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				path, escaped, raw = r.URL.Path, r.URL.EscapedPath(), r.URL.RawPath
+				next.ServeHTTP(w, r)
+			}))
+			req := withUser(httptest.NewRequest("GET", "/", nil), alice)
+			u, err := url.Parse("http://h" + tt.target)
+			require.NoError(t, err)
+			req.URL = u
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			require.Equal(t, tt.wantCode, rec.Code, rec.Body.String())
+			if tt.wantCode != 204 {
+				assert.False(t, s.called)
+				assert.Equal(t, metav1.StatusReasonBadRequest, decodeStatus(t, rec).Reason)
+				return
+			}
+			assert.Empty(t, raw, "RawPath is cleared")
+			assert.Equal(t, tt.wantPath, escaped, "EscapedPath")
+			want, _ := url.PathUnescape(tt.wantPath)
+			assert.Equal(t, want, path, "Path")
+			assert.Equal(t, tt.wantNS, s.info.Namespace)
+			assert.Equal(t, "http://h"+tt.target, u.String(), "the caller's URL is not changed")
+		})
+	}
+}
+
+func TestSelectorsFrom(t *testing.T) {
+	tests := []struct {
+		query, wantErr string
+		match          map[string]bool // object name -> selected
+	}{
+		{"", "", map[string]bool{"w1": true, "w2": true}},
+		{"fieldSelector=metadata.name%3Dw1", "", map[string]bool{"w1": true, "w2": false}},
+		{"fieldSelector=metadata.name!%3Dw1", "", map[string]bool{"w1": false, "w2": true}},
+		{"fieldSelector=metadata.namespace%3Dother", "", map[string]bool{"w1": false, "w2": false}},
+		{"labelSelector=app%3Dweb", "", map[string]bool{"w1": true, "w2": false}},
+		{"labelSelector=app%20in%20(web%2Cdb)", "", map[string]bool{"w1": true, "w2": true}},
+		{"fieldSelector=spec.color%3Dblue", `"spec.color" is not a known field selector: only "metadata.name", "metadata.namespace"`, nil},
+		{"labelSelector=app%3D%3D%3D", "unable to parse requirement", nil},
+		{"fieldSelector=a%3Db%3Dc", "invalid field selector", nil},
+	}
+	objs := []*metav1.ObjectMeta{
+		{Name: "w1", Namespace: "ns", Labels: map[string]string{"app": "web"}},
+		{Name: "w2", Namespace: "ns", Labels: map[string]string{"app": "db"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			var sel requestinfo.Selectors
+			var err error
+			h := requestAttributes(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				sel, err = middleware.SelectorsFrom(r.Context())
+			}))
+			h.ServeHTTP(httptest.NewRecorder(), withUser(httptest.NewRequest("GET", "/apis/g.io/v1/namespaces/ns/widgets?"+tt.query, nil), alice))
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.True(t, apierrors.IsBadRequest(err), "a 400 Status: %v", err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			for _, o := range objs {
+				assert.Equal(t, tt.match[o.Name], sel.Matches(o), o.Name)
+			}
+		})
+	}
+	sel, err := middleware.SelectorsFrom(context.Background())
+	require.NoError(t, err)
+	assert.True(t, sel.Matches(objs[0]), "no resolved request: everything")
 }

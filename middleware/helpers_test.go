@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -36,3 +37,6 @@ func admit(t testing.TB, check admission.Interface) func(http.Handler) http.Hand
 	require.NoError(t, err)
 	return st.Handler
 }
+
+// jsonUnmarshal decodes a Status body.
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
