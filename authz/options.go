@@ -99,8 +99,10 @@ type Options struct {
 	//
 	// "Cannot be reached" is exactly: the review's last attempt failed in the
 	// HTTP round trip (no connection, connection reset or lost, no answer
-	// before the deadline) or was answered 429 or 5xx. Nothing decided
-	// locally qualifies: not a wait for the client's rate limiter, not a
+	// within the client's per-request timeout, ClientOptions.Timeout) or was
+	// answered 429 or 5xx, while the review's own Timeout had not passed.
+	// Nothing decided locally qualifies: not a wait for the client's rate
+	// limiter, not the review's Timeout (it also bounds that wait), not a
 	// cancellation, not ErrTooManyInFlight. So a caller cannot bring an old
 	// allow back by flooding while kube-apiserver is up and answering.
 	StaleIfError time.Duration

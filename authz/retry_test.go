@@ -223,3 +223,22 @@ func TestShouldRetryMatchesKubernetes(t *testing.T) {
 		assert.Equal(t, webhook.DefaultShouldRetry(err), authz.ShouldRetry(err), "#%d: %v", i, err)
 	}
 }
+
+// TestStaleIfErrorNotWhenTheReviewTimesOut: a review cut short by its own
+// Timeout (which also bounds the wait for the client's rate limiter) says
+// nothing of kube-apiserver, which may be up and about to deny: no stale
+// allow. The hostile suite found a flood bringing a revoked allow back this
+// way.
+func TestStaleIfErrorNotWhenTheReviewTimesOut(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	a := newTestAuthorizer(t, srv, authz.Options{StaleIfError: time.Hour, AllowTTL: time.Millisecond,
+		Timeout: 200 * time.Millisecond, RetryBackoff: authzBackoff(1)})
+	_, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+	require.NoError(t, err)
+	time.Sleep(2 * time.Millisecond)
+	srv.hold(t) // kube-apiserver is up but answers after the review's Timeout
+	d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
+	require.Error(t, err)
+	assert.Equal(t, authorizer.DecisionNoOpinion, d)
+	assert.Equal(t, 0.0, metricValue(t, a, "aggauth_authz_stale_allows_total"))
+}

@@ -61,7 +61,7 @@ func (a *Authorizer) review(ctx context.Context, key string, attrs authorizer.At
 			return nil, err // abandoned by every waiter: nobody to tell
 		}
 		a.metrics.errors.Inc()
-		if unreachable(err) {
+		if unreachable(ctx, err) {
 			if e, ok := a.cache.getStale(key, now); ok && e.status.Allowed && !e.status.Denied {
 				a.metrics.staleAllows.Inc()
 				a.log.warn("authz: SubjectAccessReview failed; reusing an earlier allow (stale-if-error)", attrs, err)
@@ -76,13 +76,15 @@ func (a *Authorizer) review(ctx context.Context, key string, attrs authorizer.At
 	return e, nil
 }
 
-// unreachable reports whether err says kube-apiserver could not answer: no
-// connection, a connection lost or timed out before the answer, or an answer of
+// unreachable reports whether err, the outcome of a review on ctx, says
+// kube-apiserver could not answer: no connection, a connection lost or timed
+// out (the client's own per-request timeout) before the answer, or an answer of
 // 429 or 5xx. It is false for everything decided locally: a wait for the
-// client's rate limiter or for a deadline, and cancellation. Only then may
-// StaleIfError reuse an earlier allow.
-func unreachable(err error) bool {
-	if errors.Is(err, context.Canceled) {
+// client's rate limiter, the review's own deadline (which also bounds that
+// wait: a review cut short by it says nothing of kube-apiserver), and
+// cancellation. Only then may StaleIfError reuse an earlier allow.
+func unreachable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		return false
 	}
 	var status apierrors.APIStatus

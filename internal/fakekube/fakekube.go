@@ -1,8 +1,8 @@
 // Package fakekube is a kube-apiserver stand-in for tests of extension
 // servers: over HTTPS it serves what aggauth reads from the cluster (the
 // ConfigMap kube-system/extension-apiserver-authentication, namespaces, with
-// get, list and watch) and answers every SubjectAccessReview with an allow,
-// keeping the reviews for the test to inspect. It checks a bearer token, which
+// get, list and watch) and answers SubjectAccessReviews (allowing everything
+// unless told otherwise), keeping them for the test to inspect. It checks a bearer token, which
 // the kubeconfig it writes carries.
 package fakekube
 
@@ -47,6 +47,8 @@ type Options struct {
 	AllowedNames []string
 	// Namespaces exist and are Active. Default: default and kube-system.
 	Namespaces []string
+	// Authorize answers each SubjectAccessReview. Default: allow everything.
+	Authorize func(authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus
 }
 
 // Server is a running fake kube-apiserver.
@@ -55,6 +57,7 @@ type Server struct {
 	token      string
 	configMaps collection
 	namespaces collection
+	authorize  func(authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus
 	closing    chan struct{}
 	closeOnce  sync.Once
 
@@ -71,7 +74,13 @@ func Start(opts Options) (*Server, error) {
 		token:      rand.Text(),
 		configMaps: configMaps(opts),
 		namespaces: namespaces(opts.Namespaces),
+		authorize:  opts.Authorize,
 		closing:    make(chan struct{}),
+	}
+	if s.authorize == nil {
+		s.authorize = func(authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus {
+			return authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: "fakekube allows everything"}
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/configmaps", s.configMaps.serveCollection(s))
@@ -123,8 +132,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// review allows every SubjectAccessReview, sent as JSON or protobuf, and
-// records it.
+// review answers a SubjectAccessReview, sent as JSON or protobuf, with
+// Options.Authorize, and records it.
 func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 	var sar authorizationv1.SubjectAccessReview
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -139,7 +148,7 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 	s.reviews = append(s.reviews, sar)
 	s.mu.Unlock()
 	sar.TypeMeta = metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SubjectAccessReview"}
-	sar.Status = authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: "fakekube allows everything"}
+	sar.Status = s.authorize(sar.Spec)
 	writeObject(w, http.StatusCreated, &sar)
 }
 

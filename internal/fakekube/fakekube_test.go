@@ -20,17 +20,16 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/aggauth/aggauth/example/internal/fakekube"
-	"github.com/aggauth/aggauth/example/internal/pki"
+	"github.com/aggauth/aggauth/internal/fakekube"
+	"github.com/aggauth/aggauth/internal/testpki"
 )
 
 // start returns a fake and a client-go clientset configured from the
 // kubeconfig it writes.
 func start(t *testing.T) (*fakekube.Server, kubernetes.Interface) {
 	t.Helper()
-	ca, err := pki.NewCA("front-proxy-ca")
-	require.NoError(t, err)
-	s, err := fakekube.Start(fakekube.Options{FrontProxyCA: ca.CertPEM, Namespaces: []string{"default", "team-a"}})
+	ca := testpki.NewCA("front-proxy-ca", testpki.ECDSA)
+	s, err := fakekube.Start(fakekube.Options{FrontProxyCA: ca.PEM(), Namespaces: []string{"default", "team-a"}})
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
 	path := filepath.Join(t.TempDir(), "kubeconfig")

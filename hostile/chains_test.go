@@ -1,0 +1,230 @@
+//go:build hostile
+
+package hostile
+
+// The two request paths under attack, built as bench/load/fixture builds them:
+// aggauth's middleware.NewChain with the front-proxy and client-certificate
+// Union and the SubjectAccessReview Authorizer, and Kubernetes' filters doing
+// the same job (WithRequestInfo, WithAuthentication with the delegating
+// authenticators, WithAuthorization with the webhook authorizer). Both ask the
+// same fake kube-apiserver, sarServer.
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
+	"k8s.io/apiserver/pkg/authentication/request/headerrequest"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	authorizationcel "k8s.io/apiserver/pkg/authorization/cel"
+	"k8s.io/apiserver/pkg/endpoints/filters"
+	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/apiserver/plugin/pkg/authorizer/webhook"
+	"k8s.io/client-go/kubernetes/scheme"
+	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
+	"k8s.io/client-go/rest"
+
+	"github.com/aggauth/aggauth/authn"
+	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/middleware"
+)
+
+// impl is one request path under attack.
+type impl struct {
+	name    string
+	handler http.Handler      // the chain in front of okHandler
+	authz   *authz.Authorizer // aggauth's authorizer; nil for Kubernetes
+}
+
+// chainOptions configure both implementations alike.
+type chainOptions struct {
+	sar    *sarServer    // kube-apiserver; nil: allow every authenticated request
+	authz  authz.Options // aggauth's; its TTLs are also the webhook authorizer's
+	logger *slog.Logger  // aggauth's chain logger; default: discard
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// builders are the implementations each test attacks, aggauth first.
+var builders = []func(testing.TB, *pki, chainOptions) *impl{newAggauth, newKubernetes}
+
+func newAggauth(t testing.TB, p *pki, o chainOptions) *impl {
+	t.Helper()
+	fp, err := authn.NewFrontProxy(authn.FrontProxyOptions{
+		Config: authn.NewDynamicRequestHeader(authn.NewRequestHeaderConfig(bundle(t, p.proxyCA.PEM()), proxyName))})
+	require.NoError(t, err)
+	cc, err := authn.NewClientCert(authn.ClientCertOptions{CA: authn.NewDynamicCA(bundle(t, p.clientCA.PEM()))})
+	require.NoError(t, err)
+	union, err := authn.NewUnion(authn.UnionOptions{FrontProxy: fp, ClientCert: cc})
+	require.NoError(t, err)
+	im := &impl{name: "aggauth"}
+	var az authorizer.UnconditionalAuthorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
+	if o.sar != nil {
+		client, err := authz.NewClient(o.sar.restConfig(), authz.ClientOptions{})
+		require.NoError(t, err)
+		if o.authz.Logger == nil {
+			o.authz.Logger = discard
+		}
+		im.authz, err = authz.New(client, o.authz)
+		require.NoError(t, err)
+		az = im.authz
+	}
+	if o.logger == nil {
+		o.logger = discard
+	}
+	chain, err := middleware.NewChain(middleware.ChainOptions{
+		Authentication: middleware.AuthenticationOptions{Authenticator: union, Logger: o.logger},
+		Authorization:  middleware.AuthorizationOptions{Authorizer: az},
+	})
+	require.NoError(t, err)
+	im.handler = chain.Handler(okHandler)
+	return im
+}
+
+func bundle(t testing.TB, pemBytes []byte) *authn.CABundle {
+	b, err := authn.NewCABundle(pemBytes)
+	require.NoError(t, err)
+	return b
+}
+
+// newKubernetes returns k8s.io/apiserver's filters in the order of its
+// DefaultBuildHandlerChain, with what DelegatingAuthenticationOptions and
+// DelegatingAuthorizationOptions build (anonymous off, like aggauth's).
+func newKubernetes(t testing.TB, p *pki, o chainOptions) *impl {
+	t.Helper()
+	proxyCA, err := dynamiccertificates.NewStaticCAContent("request-header", p.proxyCA.PEM())
+	require.NoError(t, err)
+	clientCA, err := dynamiccertificates.NewStaticCAContent("client-ca", p.clientCA.PEM())
+	require.NoError(t, err)
+	type s = headerrequest.StaticStringSlice
+	rh := &authenticatorfactory.RequestHeaderConfig{
+		UsernameHeaders: s{"X-Remote-User"}, UIDHeaders: s{}, GroupHeaders: s{"X-Remote-Group"},
+		ExtraHeaderPrefixes: s{"X-Remote-Extra-"}, CAContentProvider: proxyCA, AllowedClientNames: s{proxyName},
+	}
+	auth, _, err := authenticatorfactory.DelegatingAuthenticatorConfig{
+		RequestHeaderConfig: rh, ClientCertificateCAContentProvider: clientCA}.New()
+	require.NoError(t, err)
+	var az authorizer.UnconditionalAuthorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
+	if o.sar != nil {
+		client, err := authorizationv1client.NewForConfig(o.sar.restConfig())
+		require.NoError(t, err)
+		allow, deny := orDefault(o.authz.AllowTTL, authz.DefaultAllowTTL), orDefault(o.authz.DenyTTL, authz.DefaultDenyTTL)
+		az, err = webhook.NewFromInterface(client, allow, deny, *webhook.DefaultRetryBackoff(),
+			authorizer.DecisionNoOpinion, authorizerfactory.NewDelegatingAuthorizerMetrics(), authorizationcel.NewDefaultCompiler())
+		require.NoError(t, err)
+	}
+	resolver := &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")}
+	h := filters.WithAuthorization(okHandler, az, scheme.Codecs)
+	h = filters.WithAuthentication(h, auth, filters.Unauthorized(scheme.Codecs), nil, rh)
+	return &impl{name: "kubernetes", handler: filters.WithRequestInfo(h, resolver)}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// sarServer stands in for kube-apiserver: an HTTPS (HTTP/2) endpoint answering
+// SubjectAccessReviews with decide, after latency, or holding every answer
+// while held. It counts the reviews received and those whose client went away
+// before the answer.
+type sarServer struct {
+	*httptest.Server
+	latency             time.Duration
+	decide              atomic.Pointer[func(authorizationv1.SubjectAccessReviewSpec) bool]
+	gate                atomic.Pointer[chan struct{}]
+	received, cancelled atomic.Int64
+}
+
+func newSARServer(t testing.TB, latency time.Duration, decide func(authorizationv1.SubjectAccessReviewSpec) bool) *sarServer {
+	s := &sarServer{latency: latency}
+	s.decide.Store(&decide)
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.EnableHTTP2 = true
+	// kube-apiserver's --http2-max-streams-per-connection default: one
+	// connection carries every review in flight, as in a cluster.
+	s.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func allowAll(authorizationv1.SubjectAccessReviewSpec) bool { return true }
+
+// hold makes every answer wait until release is called (at the latest when the
+// test ends, before the server closes).
+func (s *sarServer) hold(t testing.TB) (release func()) {
+	gate := make(chan struct{})
+	s.gate.Store(&gate)
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			s.gate.Store(nil)
+			close(gate)
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+func (s *sarServer) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	var sar authorizationv1.SubjectAccessReview
+	if _, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, &sar); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.received.Add(1)
+	var wait <-chan struct{}
+	if g := s.gate.Load(); g != nil {
+		wait = *g
+	}
+	var delay <-chan time.Time
+	if wait == nil && s.latency > 0 {
+		timer := time.NewTimer(s.latency)
+		defer timer.Stop()
+		delay = timer.C
+	}
+	if wait != nil || delay != nil {
+		select {
+		case <-wait:
+		case <-delay:
+		case <-r.Context().Done():
+			s.cancelled.Add(1)
+			return
+		}
+	}
+	allowed := (*s.decide.Load())(sar.Spec)
+	sar.Status = authorizationv1.SubjectAccessReviewStatus{Allowed: allowed, Denied: !allowed, Reason: "hostile suite"}
+	sar.APIVersion, sar.Kind = "authorization.k8s.io/v1", "SubjectAccessReview"
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(&sar)
+}
+
+// restConfig is the client configuration both implementations get, with
+// Kubernetes' delegated authorization limits (200 QPS, burst 400, 10 s).
+func (s *sarServer) restConfig() *rest.Config {
+	return &rest.Config{
+		Host:            s.URL,
+		TLSClientConfig: rest.TLSClientConfig{CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})},
+		QPS:             authz.DefaultClientQPS, Burst: authz.DefaultClientBurst, Timeout: authz.DefaultClientTimeout,
+	}
+}
