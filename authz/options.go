@@ -2,9 +2,9 @@ package authz
 
 import (
 	"errors"
-	"slices"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 

@@ -21,8 +21,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/aggauth/aggauth/internal/fakekube"
 	"github.com/aggauth/aggauth/example/internal/pki"
+	"github.com/aggauth/aggauth/internal/fakekube"
 )
 
 // RunFunc is an example server's entry point: it serves until ctx is done,
