@@ -13,10 +13,12 @@
 //
 // The chain answers /healthz, /livez and /readyz without authentication, then
 // authenticates the front proxy and the user it forwards (package authn),
-// resolves the request attributes, authorizes them with a cached
+// resolves the request as kube-apiserver does (package requestinfo), lets a
+// direct caller impersonate when allowed, authorizes with a cached
 // SubjectAccessReview (package authz), checks creates against the namespace
 // lifecycle (package admission) and runs the handler with the user, the request
-// info, the attributes and the decision in the context (package middleware).
+// info, the attributes and the decision in the context (package middleware,
+// whose documentation says what a handler must still do).
 //
 // The building blocks can also be composed by hand: see middleware.NewChain.
 package aggauth

@@ -1,18 +1,8 @@
 // Package authz answers "may they do it" for an extension apiserver behind the
-// kube-apiserver aggregation layer: it turns a request into Kubernetes'
-// authorization attributes and asks kube-apiserver with a SubjectAccessReview,
-// with the semantics of k8s.io/apiserver v0.37.2's delegated authorization.
-//
-// # Request attributes
-//
-// NewRequestInfo resolves a request with the exact rules of Kubernetes'
-// RequestInfoFactory (prefixes "api" and "apis", "api" without a group), and
-// Attributes is the authorizer.Attributes built from it, as kube-apiserver's
-// GetAuthorizerAttributes builds them. Both are tested against Kubernetes' own
-// code on tens of thousands of generated requests and by fuzzing. They are
-// faster: the query is read once without building a url.Values, selectors are
-// parsed only when the answer depends on them (or, for the attributes, on first
-// use), and a request costs one allocation.
+// kube-apiserver aggregation layer: it asks kube-apiserver with a
+// SubjectAccessReview, with the semantics of k8s.io/apiserver v0.37.2's
+// delegated authorization. (What the request is, its RequestInfo and
+// attributes, is package requestinfo's question.)
 //
 // # SubjectAccessReview authorizer
 //
@@ -37,10 +27,14 @@
 //     on a context detached from the requests, bounded by Options.Timeout. A
 //     request that ends stops waiting at once without failing the others.
 //   - Retries follow Kubernetes' backoff (500 ms ×1.5, jitter 0.2, 5 attempts)
-//     on retriable errors only, and at most Options.MaxInFlight reviews are in
-//     flight to kube-apiserver.
+//     on retriable errors only.
+//   - A review whose every waiter has left is cancelled. At most
+//     Options.MaxInFlight reviews run at once, and MaxInFlightPerUser for one
+//     user; a miss beyond is refused at once with ErrTooManyInFlight (429),
+//     never queued without end.
 //   - Optionally (Options.StaleIfError, off by default) a recent allow answers
-//     a request while kube-apiserver cannot be reached.
+//     a request while kube-apiserver cannot be reached, and only then (see
+//     Options.StaleIfError for the exact rule).
 //
 // It never allows on error. Prometheus collectors (hits, misses, coalesced
 // waits, review errors, stale allows, review latency) are returned by
