@@ -153,12 +153,13 @@ func TestKeyManyExtraKeys(t *testing.T) {
 }
 
 // fuzzAttributes decodes a fuzz input into attributes: fields separated by
-// "|", groups by ",", extra as "k=v1,v2;k2=". canonical describes the review
-// those attributes produce, so that two inputs with the same canonical form
-// must share a key and two with different forms must not.
+// "|", groups by ",", extra as "k=v1,v2;k2=", then a field and a label
+// selector. canonical describes the review those attributes produce, with the
+// selectors as the requirements they parse into, so that two inputs with the
+// same canonical form must share a key and two with different forms must not.
 func fuzzAttributes(s string) (attrs authorizer.AttributesRecord, canonical string) {
 	f := strings.Split(s, "|")
-	for len(f) < 12 {
+	for len(f) < 14 {
 		f = append(f, "")
 	}
 	u := &user.DefaultInfo{Name: f[0], UID: f[1]}
@@ -180,6 +181,19 @@ func fuzzAttributes(s string) (attrs authorizer.AttributesRecord, canonical stri
 	}
 	attrs = authorizer.AttributesRecord{User: u, Verb: f[4], Namespace: f[5], APIGroup: f[6], APIVersion: f[7],
 		Resource: f[8], Subresource: f[9], Name: f[10], Path: f[11], ResourceRequest: len(f)%2 == 0}
+	if sel, err := fields.ParseSelector(f[12]); err == nil {
+		attrs.FieldSelectorRequirements = sel.Requirements()
+	}
+	if sel, err := labels.Parse(f[13]); err == nil {
+		attrs.LabelSelectorRequirements, _ = sel.Requirements()
+	}
+	var selectors []string
+	for _, r := range attrs.FieldSelectorRequirements {
+		selectors = append(selectors, fmt.Sprintf("f%q", []string{string(r.Operator), r.Field, r.Value}))
+	}
+	for _, r := range attrs.LabelSelectorRequirements {
+		selectors = append(selectors, fmt.Sprintf("l%q%q", []string{string(r.Operator()), r.Key()}, r.ValuesUnsorted()))
+	}
 	keys := make([]string, 0, len(u.Extra))
 	for k := range u.Extra {
 		keys = append(keys, k)
@@ -189,7 +203,7 @@ func fuzzAttributes(s string) (attrs authorizer.AttributesRecord, canonical stri
 	for _, k := range keys {
 		extra = append(extra, fmt.Sprintf("%q:%t:%q", k, u.Extra[k] == nil, u.Extra[k]))
 	}
-	canonical = fmt.Sprintf("%q %q %q %v %q %t", u.Name, u.UID, u.Groups, extra, f[4:12], attrs.ResourceRequest)
+	canonical = fmt.Sprintf("%q %q %q %v %q %t %v", u.Name, u.UID, u.Groups, extra, f[4:12], attrs.ResourceRequest, selectors)
 	return attrs, canonical
 }
 
@@ -200,6 +214,9 @@ func FuzzKeyInjective(f *testing.F) {
 	f.Add("a||||get|ns|g|v|r|s|n|/p", "a||||get|ns|g|v|r|s|n|/p|")
 	f.Add("a|||k=", "a|||k")
 	f.Add("a|b", "a|b")
+	f.Add("a||||list|ns|g|v|r|||/p|metadata.name=x|app=web", "a||||list|ns|g|v|r|||/p|metadata.name==x|app==web")
+	f.Add("a||||list||||||||a=b,c!=d|x in (a,b),!y", "a||||list||||||||a=b|c!=d,x in (a,b),!y")
+	f.Add("a||||list|||||||||x in (a,b)", "a||||list|||||||||x in (b,a)")
 	k := newKeyer()
 	f.Fuzz(func(t *testing.T, x, y string) {
 		ax, cx := fuzzAttributes(x)
