@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,12 +19,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/kubernetes/scheme"
-	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/middleware"
@@ -68,11 +71,13 @@ func (s *authzSARServer) authzRestConfig() *rest.Config {
 	}
 }
 
-// authzImpls builds both authorizers against s: ours, and Kubernetes' delegated
-// authorizer (always-allow groups and paths, then the webhook authorizer).
+// authzImpls builds both authorizers against s: ours, and Kubernetes'
+// delegated authorizer exactly as an extension apiserver gets it
+// (options.DelegatingAuthorizationOptions.ApplyTo: the union of the
+// always-allow groups, the always-allow paths and the webhook authorizer,
+// with its client's limits), from a kubeconfig for s.
 func authzImpls(b *testing.B, s *authzSARServer) (ours *authz.Authorizer, kube authorizer.Authorizer) {
-	cfg := s.authzRestConfig()
-	ourClient, err := authz.NewClient(cfg, authz.ClientOptions{})
+	ourClient, err := authz.NewClient(s.authzRestConfig(), authz.ClientOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,21 +85,28 @@ func authzImpls(b *testing.B, s *authzSARServer) (ours *authz.Authorizer, kube a
 	if err != nil {
 		b.Fatal(err)
 	}
-	kubeClient, err := authorizationv1client.NewForConfig(cfg)
-	if err != nil {
+	opts := options.NewDelegatingAuthorizationOptions()
+	opts.RemoteKubeConfigFile = s.kubeconfig(b)
+	var info server.AuthorizationInfo
+	if err := opts.ApplyTo(&info); err != nil {
 		b.Fatal(err)
 	}
-	backoff := authz.DefaultRetryBackoff()
-	webhook, err := authorizerfactory.DelegatingAuthorizerConfig{
-		SubjectAccessReviewClient: kubeClient,
-		AllowCacheTTL:             authz.DefaultAllowTTL,
-		DenyCacheTTL:              authz.DefaultDenyTTL,
-		WebhookRetryBackoff:       &backoff,
-	}.New()
-	if err != nil {
+	return ours, info.Authorizer
+}
+
+// kubeconfig writes a kubeconfig for s and returns its path.
+func (s *authzSARServer) kubeconfig(b *testing.B) string {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["sar"] = &clientcmdapi.Cluster{Server: s.URL,
+		CertificateAuthorityData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})}
+	cfg.AuthInfos["sar"] = &clientcmdapi.AuthInfo{}
+	cfg.Contexts["sar"] = &clientcmdapi.Context{Cluster: "sar", AuthInfo: "sar"}
+	cfg.CurrentContext = "sar"
+	path := filepath.Join(b.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		b.Fatal(err)
 	}
-	return ours, webhook
+	return path
 }
 
 // authzAttrs is what kube-apiserver forwards for "kubectl get pod": a user with
