@@ -43,5 +43,9 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return server.Serve(ctx, cfg, chain, routes(chain, demo.NewStore(), metrics))
+	disc, err := demo.Discovery()
+	if err != nil {
+		return err
+	}
+	return server.Serve(ctx, cfg, chain, routes(chain, disc, demo.NewStore(), metrics))
 }

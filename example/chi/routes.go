@@ -8,28 +8,26 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/aggauth/aggauth"
+	"github.com/aggauth/aggauth/discovery"
 	"github.com/aggauth/aggauth/example/internal/demo"
 	"github.com/aggauth/aggauth/middleware"
 )
 
-// routes is the whole API on a chi router. aggauth's chain is a chi
-// middleware: /healthz, /livez and /readyz answer without authentication;
-// every other request is authenticated, authorized with a SubjectAccessReview
-// and, for a create, checked against the namespace lifecycle before it is
-// routed.
-func routes(chain *aggauth.Chain, store *demo.Store, metrics http.Handler) http.Handler {
+// routes is the whole API on a chi router. aggauth's chain and the discovery
+// documents (disc) are chi middlewares, in that order: /healthz, /livez and
+// /readyz answer without authentication; every other request is
+// authenticated, authorized with a SubjectAccessReview and, for a create,
+// checked against the namespace lifecycle before discovery answers it or it
+// is routed. chi routes on URL.RawPath when it is set; the chain clears it,
+// so chi.URLParam is the namespace that was authorized.
+func routes(chain *aggauth.Chain, disc *discovery.Discovery, store *demo.Store, metrics http.Handler) http.Handler {
 	api := &widgets{store: store}
 	r := chi.NewRouter()
-	r.Use(chain.Handler)
+	r.Use(chain.Handler, disc.Handler)
 	r.NotFound(demo.NotFound)
 	r.MethodNotAllowed(demo.MethodNotAllowed)
 
-	// Discovery: the aggregator marks the APIService Available once the
-	// version answers 200.
-	r.Get("/apis", demo.ServeAPIs)
-	r.Get("/apis/demo.aggauth.io", discovery(demo.APIGroup))
 	r.Route("/apis/demo.aggauth.io/v1", func(r chi.Router) {
-		r.Get("/", discovery(demo.APIResourceList))
 		r.Get("/widgets", api.list) // all namespaces
 		r.Route("/namespaces/{namespace}/widgets", func(r chi.Router) {
 			r.Get("/", api.list)
@@ -43,18 +41,19 @@ func routes(chain *aggauth.Chain, store *demo.Store, metrics http.Handler) http.
 	return r
 }
 
-func discovery(doc any) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		demo.WriteObject(w, http.StatusOK, doc)
-	}
-}
-
 type widgets struct{ store *demo.Store }
 
 func (a *widgets) list(w http.ResponseWriter, r *http.Request) {
 	caller, _ := request.UserFrom(r.Context()) // the user kube-apiserver forwarded, as aggauth authenticated it
 	slog.DebugContext(r.Context(), "list widgets", "user", demo.Username(caller))
-	demo.WriteObject(w, http.StatusOK, a.store.List(chi.URLParam(r, "namespace")))
+	// The selectors are part of what was authorized: a list with
+	// ?fieldSelector=metadata.name=x may be allowed for x alone.
+	sel, err := middleware.SelectorsFrom(r.Context())
+	if err != nil {
+		middleware.WriteStatus(w, err) // a 400 Status for a bad or unsupported selector
+		return
+	}
+	demo.WriteObject(w, http.StatusOK, a.store.List(chi.URLParam(r, "namespace"), sel))
 }
 
 func (a *widgets) get(w http.ResponseWriter, r *http.Request) {

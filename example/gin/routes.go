@@ -8,28 +8,32 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/aggauth/aggauth"
+	"github.com/aggauth/aggauth/discovery"
 	"github.com/aggauth/aggauth/example/internal/demo"
 	"github.com/aggauth/aggauth/middleware"
 )
 
-// routes is the whole API on a gin engine, wrapped in aggauth's chain (an
-// http.Handler middleware, so it wraps the engine): /healthz, /livez and
-// /readyz answer without authentication; every other request is
-// authenticated, authorized with a SubjectAccessReview and, for a create,
-// checked against the namespace lifecycle before gin routes it.
-func routes(chain *aggauth.Chain, store *demo.Store, metrics http.Handler) http.Handler {
+// routes is the whole API on a gin engine, wrapped in aggauth's chain and the
+// discovery documents (disc), which are http.Handler middlewares and so wrap
+// the engine: /healthz, /livez and /readyz answer without authentication;
+// every other request is authenticated, authorized with a SubjectAccessReview
+// and, for a create, checked against the namespace lifecycle before discovery
+// answers it or gin routes it.
+func routes(chain *aggauth.Chain, disc *discovery.Discovery, store *demo.Store, metrics http.Handler) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	api := &widgets{store: store}
 	r := gin.New() // no gin.Logger: the server logs with log/slog
+	// No redirects: kube-apiserver's aggregator answers 502 to any 3xx with a
+	// Location from an extension apiserver (--aggregator-reject-forwarding-redirect,
+	// default true), so a trailing slash or a wrong case would make kubectl
+	// print "the backend attempted to redirect this request, which is not
+	// permitted" instead of a 404 users can act on.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	r.Use(gin.Recovery())
 	r.NoRoute(gin.WrapF(demo.NotFound))
 
-	// Discovery: the aggregator marks the APIService Available once the
-	// version answers 200.
-	r.GET("/apis", gin.WrapF(demo.ServeAPIs))
-	r.GET("/apis/demo.aggauth.io", discovery(demo.APIGroup))
 	v1 := r.Group("/apis/demo.aggauth.io/v1")
-	v1.GET("", discovery(demo.APIResourceList))
 	v1.GET("/widgets", api.list) // all namespaces
 	v1.GET("/namespaces/:namespace/widgets", api.list)
 	v1.POST("/namespaces/:namespace/widgets", api.create)
@@ -37,13 +41,7 @@ func routes(chain *aggauth.Chain, store *demo.Store, metrics http.Handler) http.
 	v1.DELETE("/namespaces/:namespace/widgets/:name", api.delete)
 
 	r.GET("/metrics", gin.WrapH(metrics))
-	return chain.Handler(r)
-}
-
-func discovery(doc any) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		demo.WriteObject(c.Writer, http.StatusOK, doc)
-	}
+	return chain.Handler(disc.Handler(r))
 }
 
 type widgets struct{ store *demo.Store }
@@ -51,7 +49,14 @@ type widgets struct{ store *demo.Store }
 func (a *widgets) list(c *gin.Context) {
 	caller, _ := request.UserFrom(c.Request.Context()) // the user kube-apiserver forwarded, as aggauth authenticated it
 	slog.DebugContext(c.Request.Context(), "list widgets", "user", demo.Username(caller))
-	demo.WriteObject(c.Writer, http.StatusOK, a.store.List(c.Param("namespace")))
+	// The selectors are part of what was authorized: a list with
+	// ?fieldSelector=metadata.name=x may be allowed for x alone.
+	sel, err := middleware.SelectorsFrom(c.Request.Context())
+	if err != nil {
+		middleware.WriteStatus(c.Writer, err) // a 400 Status for a bad or unsupported selector
+		return
+	}
+	demo.WriteObject(c.Writer, http.StatusOK, a.store.List(c.Param("namespace"), sel))
 }
 
 func (a *widgets) get(c *gin.Context) {

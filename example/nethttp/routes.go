@@ -7,6 +7,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/aggauth/aggauth"
+	"github.com/aggauth/aggauth/discovery"
 	"github.com/aggauth/aggauth/example/internal/demo"
 	"github.com/aggauth/aggauth/middleware"
 )
@@ -14,18 +15,11 @@ import (
 // routes is the whole API on an http.ServeMux, wrapped in aggauth's chain:
 // /healthz, /livez and /readyz answer without authentication; every other
 // request is authenticated, authorized with a SubjectAccessReview and, for a
-// create, checked against the namespace lifecycle before it reaches the mux.
-func routes(chain *aggauth.Chain, store *demo.Store, metrics http.Handler) http.Handler {
+// create, checked against the namespace lifecycle before it reaches the
+// discovery documents (disc) or the mux.
+func routes(chain *aggauth.Chain, disc *discovery.Discovery, store *demo.Store, metrics http.Handler) http.Handler {
 	api := &widgets{store: store}
 	mux := http.NewServeMux()
-
-	// Discovery: the aggregator marks the APIService Available once the
-	// version answers 200.
-	mux.HandleFunc("GET /apis", demo.ServeAPIs)
-	mux.HandleFunc("GET /apis/demo.aggauth.io", discovery(demo.APIGroup))
-	mux.HandleFunc("GET /apis/demo.aggauth.io/v1", discovery(demo.APIResourceList))
-
-	// The widgets resource.
 	mux.HandleFunc("GET /apis/demo.aggauth.io/v1/widgets", api.list) // all namespaces
 	mux.HandleFunc("GET /apis/demo.aggauth.io/v1/namespaces/{namespace}/widgets", api.list)
 	mux.HandleFunc("POST /apis/demo.aggauth.io/v1/namespaces/{namespace}/widgets", api.create)
@@ -35,13 +29,7 @@ func routes(chain *aggauth.Chain, store *demo.Store, metrics http.Handler) http.
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("/", demo.NotFound)
 
-	return chain.Handler(mux)
-}
-
-func discovery(doc any) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		demo.WriteObject(w, http.StatusOK, doc)
-	}
+	return chain.Handler(disc.Handler(mux))
 }
 
 type widgets struct{ store *demo.Store }
@@ -49,7 +37,14 @@ type widgets struct{ store *demo.Store }
 func (a *widgets) list(w http.ResponseWriter, r *http.Request) {
 	caller, _ := request.UserFrom(r.Context()) // the user kube-apiserver forwarded, as aggauth authenticated it
 	slog.DebugContext(r.Context(), "list widgets", "user", demo.Username(caller))
-	demo.WriteObject(w, http.StatusOK, a.store.List(r.PathValue("namespace")))
+	// The selectors are part of what was authorized: a list with
+	// ?fieldSelector=metadata.name=x may be allowed for x alone.
+	sel, err := middleware.SelectorsFrom(r.Context())
+	if err != nil {
+		middleware.WriteStatus(w, err) // a 400 Status for a bad or unsupported selector
+		return
+	}
+	demo.WriteObject(w, http.StatusOK, a.store.List(r.PathValue("namespace"), sel))
 }
 
 func (a *widgets) get(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,8 @@ import (
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/aggauth/aggauth/requestinfo"
 )
 
 // Store keeps Widgets in memory. It is safe for concurrent use; it hands out
@@ -93,9 +95,12 @@ func (s *Store) Get(namespace, name string) (*Widget, error) {
 	return w.DeepCopy(), nil
 }
 
-// List returns the Widgets of namespace, or of every namespace when namespace
-// is empty, sorted by namespace and name.
-func (s *Store) List(namespace string) *WidgetList {
+// List returns the Widgets of namespace (of every namespace when it is empty)
+// that sel selects, sorted by namespace and name; requestinfo.Everything
+// selects all. sel is part of what was authorized: a list with
+// ?fieldSelector=metadata.name=x is reviewed for x alone (an RBAC rule with
+// resourceNames: [x] allows it), so the store must not return more.
+func (s *Store) List(namespace string, sel requestinfo.Selectors) *WidgetList {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	list := &WidgetList{
@@ -108,7 +113,9 @@ func (s *Store) List(namespace string) *WidgetList {
 			continue
 		}
 		for _, w := range widgets {
-			list.Items = append(list.Items, *w.DeepCopy())
+			if sel.Matches(w) {
+				list.Items = append(list.Items, *w.DeepCopy())
+			}
 		}
 	}
 	slices.SortFunc(list.Items, func(a, b Widget) int {

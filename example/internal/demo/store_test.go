@@ -14,15 +14,20 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/aggauth/aggauth/example/internal/demo"
+	"github.com/aggauth/aggauth/requestinfo"
 )
+
+var all = requestinfo.Everything
 
 var bob = &user.DefaultInfo{Name: "bob", UID: "42", Groups: []string{"devs"}, Extra: map[string][]string{"team": {"a"}}}
 
 func widget(name string) *demo.Widget {
-	return &demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: json.RawMessage(`{"n":1}`)}
+	return &demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: demo.WidgetSpec{Color: "blue", Size: 1}}
 }
 
 func TestStoreRoundTrip(t *testing.T) {
@@ -48,19 +53,19 @@ func TestStoreRoundTrip(t *testing.T) {
 
 	// What the store hands out is a copy.
 	got.Labels["app"] = "changed"
-	got.Spec[0] = '['
+	got.Spec.Color = "changed"
 	again, err := s.Get("ns", "w")
 	require.NoError(t, err)
 	assert.Equal(t, "demo", again.Labels["app"])
-	assert.JSONEq(t, `{"n":1}`, string(again.Spec))
+	assert.Equal(t, demo.WidgetSpec{Color: "blue", Size: 1}, again.Spec)
 	in.Labels["app"] = "changed too"
 	again, _ = s.Get("ns", "w")
 	assert.Equal(t, "demo", again.Labels["app"], "the store keeps no reference to the created object")
 
-	assert.Len(t, s.List("ns").Items, 1)
-	assert.Len(t, s.List("").Items, 2)
-	assert.Empty(t, s.List("none").Items)
-	assert.NotNil(t, s.List("none").Items, "an empty list is [] in JSON, not null")
+	assert.Len(t, s.List("ns", all).Items, 1)
+	assert.Len(t, s.List("", all).Items, 2)
+	assert.Empty(t, s.List("none", all).Items)
+	assert.NotNil(t, s.List("none", all).Items, "an empty list is [] in JSON, not null")
 
 	st, err := s.Delete("ns", "w")
 	require.NoError(t, err)
@@ -70,7 +75,48 @@ func TestStoreRoundTrip(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "got %v; want NotFound", err)
 	_, err = s.Delete("ns", "w")
 	assert.True(t, apierrors.IsNotFound(err), "got %v; want NotFound", err)
-	assert.Equal(t, "3", s.List("").ResourceVersion, "two creates and a delete")
+	assert.Equal(t, "3", s.List("", all).ResourceVersion, "two creates and a delete")
+}
+
+func TestStoreListSelectors(t *testing.T) {
+	s := demo.NewStore()
+	for _, w := range []struct{ ns, name, owner string }{
+		{"team-a", "alice-widget", "alice"}, {"team-a", "bob-widget", "bob"}, {"team-b", "alice-widget", "alice"},
+	} {
+		in := widget(w.name)
+		in.Labels = map[string]string{"owner": w.owner}
+		_, err := s.Create(w.ns, in, bob)
+		require.NoError(t, err)
+	}
+	tests := []struct {
+		namespace, label, field string
+		want                    []string // namespace/name
+	}{
+		{"team-a", "", "", []string{"team-a/alice-widget", "team-a/bob-widget"}},
+		{"team-a", "", "metadata.name=alice-widget", []string{"team-a/alice-widget"}},
+		{"", "", "metadata.name=alice-widget", []string{"team-a/alice-widget", "team-b/alice-widget"}},
+		{"", "", "metadata.namespace=team-b", []string{"team-b/alice-widget"}},
+		{"team-a", "", "metadata.name!=alice-widget", []string{"team-a/bob-widget"}},
+		{"team-a", "owner=bob", "", []string{"team-a/bob-widget"}},
+		{"", "owner in (alice)", "metadata.namespace=team-a", []string{"team-a/alice-widget"}},
+		{"team-a", "owner=bob", "metadata.name=alice-widget", nil},
+		{"team-a", "color", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.namespace+" "+tt.label+" "+tt.field, func(t *testing.T) {
+			label, err := labels.Parse(tt.label)
+			require.NoError(t, err)
+			field, err := fields.ParseSelector(tt.field)
+			require.NoError(t, err)
+			sel, err := requestinfo.NewSelectors(label, field)
+			require.NoError(t, err)
+			var got []string
+			for _, w := range s.List(tt.namespace, sel).Items {
+				got = append(got, w.Namespace+"/"+w.Name)
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
 }
 
 func TestStoreGenerateName(t *testing.T) {
@@ -94,14 +140,14 @@ func TestStoreConcurrent(t *testing.T) {
 				name := fmt.Sprintf("w-%d-%d", i, j)
 				_, err := s.Create("ns", widget(name), bob)
 				assert.NoError(t, err)
-				_ = s.List("ns")
+				_ = s.List("ns", all)
 				_, err = s.Get("ns", name)
 				assert.NoError(t, err)
 			}
 		})
 	}
 	wg.Wait()
-	assert.Len(t, s.List("ns").Items, 160)
+	assert.Len(t, s.List("ns", all).Items, 160)
 }
 
 func TestValidateCreate(t *testing.T) {
@@ -142,6 +188,8 @@ func TestDecodeWidget(t *testing.T) {
 		{"not JSON", `metadata: {}`, http.StatusBadRequest},
 		{"truncated", `{"metadata":`, http.StatusBadRequest},
 		{"spec a string", `{"spec":"x"}`, http.StatusBadRequest},
+		{"spec an array", `{"spec":[1]}`, http.StatusBadRequest},
+		{"size a string", `{"spec":{"size":"3"}}`, http.StatusBadRequest},
 		{"other apiVersion", `{"apiVersion":"v1","kind":"Widget"}`, http.StatusBadRequest},
 		{"other kind", `{"apiVersion":"demo.aggauth.io/v1","kind":"Gadget"}`, http.StatusBadRequest},
 		{"too large", `{"spec":{"x":"` + strings.Repeat("a", demo.MaxBodyBytes) + `"}}`, http.StatusRequestEntityTooLarge},

@@ -71,7 +71,11 @@ func Start(t *testing.T, run RunFunc) *Env {
 	certFile, keyFile, err := serving.WriteFiles(dir, "serving")
 	require.NoError(t, err)
 
-	kube, err := fakekube.Start(fakekube.Options{FrontProxyCA: frontProxyCA.CertPEM})
+	kube, err := fakekube.Start(fakekube.Options{
+		FrontProxyCA: frontProxyCA.CertPEM,
+		Namespaces:   []string{"default", "kube-system", selectorsNamespace},
+		Authorize:    authorize,
+	})
 	require.NoError(t, err)
 	t.Cleanup(kube.Close)
 	kubeconfig := filepath.Join(dir, "kubeconfig")
@@ -167,8 +171,9 @@ func (e *Env) Do(t *testing.T, c *http.Client, method, path string, header http.
 }
 
 // client returns an HTTPS client trusting servingCA that presents a client
-// certificate with common name cn signed by ca (none when ca is nil), and
-// speaks HTTP/2 when the server offers it.
+// certificate with common name cn signed by ca (none when ca is nil), speaks
+// HTTP/2 when the server offers it and, like kube-apiserver's aggregator, does
+// not follow redirects.
 func client(t *testing.T, servingCA, ca *pki.CA, cn string) *http.Client {
 	t.Helper()
 	cfg := &tls.Config{RootCAs: servingCA.Pool(), MinVersion: tls.VersionTLS12}
@@ -182,6 +187,9 @@ func client(t *testing.T, servingCA, ca *pki.CA, cn string) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true},
 		Timeout:   30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
 	}
 }
 

@@ -36,14 +36,19 @@ func identity(name string, groups []string, extra map[string][]string) http.Head
 }
 
 // Test is the suite every example server passes: it starts the server with run
-// and checks health, authentication, discovery, the widgets API and /metrics
-// through the real aggauth chain.
+// and checks health, authentication, discovery, the widgets API, that lists
+// apply their selectors, that the routed path is the authorized one, that no
+// path is answered with a redirect, and /metrics, through the real aggauth
+// chain.
 func Test(t *testing.T, run RunFunc) {
 	env := Start(t, run)
 	t.Run("health", env.testHealth)
 	t.Run("authentication", env.testAuthentication)
 	t.Run("discovery", env.testDiscovery)
 	t.Run("widgets", env.testWidgets)
+	t.Run("selectors", env.testSelectors)
+	t.Run("paths", env.testPaths)
+	t.Run("redirects", env.testRedirects)
 	t.Run("metrics", env.testMetrics)
 }
 
@@ -82,49 +87,6 @@ func (e *Env) testAuthentication(t *testing.T) {
 			}
 		})
 	}
-}
-
-// testDiscovery: the aggregator's probes (system:masters, authorized without a
-// review) get the three discovery documents, over HTTP/2.
-func (e *Env) testDiscovery(t *testing.T) {
-	reviews := len(e.Kube.Reviews())
-	tests := []struct {
-		path  string
-		check func(t *testing.T, body []byte)
-	}{
-		{"/apis", func(t *testing.T, body []byte) {
-			l := decode[metav1.APIGroupList](t, body)
-			assert.Equal(t, "APIGroupList", l.Kind)
-			require.Len(t, l.Groups, 1)
-			assert.Equal(t, demo.Group, l.Groups[0].Name)
-		}},
-		{demo.GroupPath, func(t *testing.T, body []byte) {
-			g := decode[metav1.APIGroup](t, body)
-			assert.Equal(t, "APIGroup", g.Kind)
-			assert.Equal(t, demo.GroupVersion, g.PreferredVersion.GroupVersion)
-		}},
-		{demo.VersionPath, func(t *testing.T, body []byte) {
-			l := decode[metav1.APIResourceList](t, body)
-			assert.Equal(t, "APIResourceList", l.Kind)
-			assert.Equal(t, demo.GroupVersion, l.GroupVersion)
-			require.Len(t, l.APIResources, 1)
-			r := l.APIResources[0]
-			assert.Equal(t, "widgets", r.Name)
-			assert.True(t, r.Namespaced)
-			assert.Equal(t, "Widget", r.Kind)
-			assert.ElementsMatch(t, []string{"get", "list", "create", "delete"}, []string(r.Verbs))
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			resp, body := e.Do(t, e.Proxy, http.MethodGet, tt.path, aggregator, "")
-			require.Equal(t, http.StatusOK, resp.StatusCode, "got %d %s; want 200", resp.StatusCode, body)
-			assert.Equal(t, 2, resp.ProtoMajor, "got %s; want HTTP/2", resp.Proto)
-			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-			tt.check(t, body)
-		})
-	}
-	assert.Len(t, e.Kube.Reviews(), reviews, "system:masters is authorized without a SubjectAccessReview")
 }
 
 // testMetrics: /metrics is behind the chain and shows the chain's collectors.

@@ -46,7 +46,7 @@ func (e *Env) testWidgets(t *testing.T) {
 			assert.NotEmpty(t, created.UID)
 			assert.NotEmpty(t, created.ResourceVersion)
 			assert.False(t, created.CreationTimestamp.IsZero())
-			assert.JSONEq(t, `{"color":"blue","size":3}`, string(created.Spec))
+			assert.Equal(t, demo.WidgetSpec{Color: "blue", Size: 3}, created.Spec)
 			assert.Equal(t, aliceInfo, created.Status.CreatedBy, "status.createdBy is the caller the server saw")
 		}},
 		{name: "create, name taken", method: http.MethodPost, path: ns, body: blue, code: http.StatusConflict, reason: metav1.StatusReasonAlreadyExists},
