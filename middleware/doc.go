@@ -34,7 +34,7 @@
 // # What a handler must do
 //
 // The chain authorizes the request as kube-apiserver reads it. A handler
-// written the obvious way is safe if it also does these four things:
+// written the obvious way is safe if it also does these five things:
 //
 //  1. Apply the selectors of a list. A list with
 //     ?fieldSelector=metadata.name=X is authorized as a request for X alone
@@ -53,5 +53,10 @@
 //     router's parameters): it is the one that was authorized. Routers do not
 //     redirect: behind the aggregator a 3xx with a Location becomes a 502
 //     (kube-apiserver's --aggregator-reject-forwarding-redirect), so turn
-//     redirects off (gin: RedirectTrailingSlash and RedirectFixedPath).
+//     redirects off (gin: RedirectTrailingSlash and RedirectFixedPath). Do
+//     not decode the path again: gin's UseEscapedPath turns a "+" into a
+//     space, a name the chain never authorized.
+//  5. Honour or refuse ?dryRun on a change. kubectl --dry-run=server asks
+//     the server to check a change without making it; a handler that cannot
+//     must answer 400, never apply it.
 package middleware

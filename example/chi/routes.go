@@ -23,7 +23,7 @@ import (
 func routes(chain *aggauth.Chain, disc *discovery.Discovery, store *demo.Store, metrics http.Handler) http.Handler {
 	api := &widgets{store: store}
 	r := chi.NewRouter()
-	r.Use(chain.Handler, disc.Handler)
+	r.Use(chain.Handler, disc.Handler, demo.NoDryRun)
 	r.NotFound(demo.NotFound)
 	r.MethodNotAllowed(demo.MethodNotAllowed)
 

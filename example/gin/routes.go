@@ -41,7 +41,7 @@ func routes(chain *aggauth.Chain, disc *discovery.Discovery, store *demo.Store, 
 	v1.DELETE("/namespaces/:namespace/widgets/:name", api.delete)
 
 	r.GET("/metrics", gin.WrapH(metrics))
-	return chain.Handler(disc.Handler(r))
+	return chain.Handler(disc.Handler(demo.NoDryRun(r)))
 }
 
 type widgets struct{ store *demo.Store }

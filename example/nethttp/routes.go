@@ -29,7 +29,7 @@ func routes(chain *aggauth.Chain, disc *discovery.Discovery, store *demo.Store, 
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("/", demo.NotFound)
 
-	return chain.Handler(disc.Handler(mux))
+	return chain.Handler(disc.Handler(demo.NoDryRun(mux)))
 }
 
 type widgets struct{ store *demo.Store }

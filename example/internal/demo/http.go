@@ -99,3 +99,17 @@ func NotFound(w http.ResponseWriter, _ *http.Request) {
 func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	middleware.WriteStatus(w, apierrors.NewMethodNotSupported(GroupResource, r.Method))
 }
+
+// NoDryRun refuses, with a 400 Status, a mutating request that asks for a
+// dry run (?dryRun=All, as kubectl --dry-run=server sends): the store cannot
+// pretend to change, and a server must never apply a change the client asked
+// only to try.
+func NoDryRun(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Query().Has("dryRun") {
+			middleware.WriteStatus(w, apierrors.NewBadRequest("dry run is not supported by this server"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

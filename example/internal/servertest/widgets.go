@@ -55,6 +55,8 @@ func (e *Env) testWidgets(t *testing.T) {
 		{name: "create, other kind", method: http.MethodPost, path: ns, body: `{"kind":"Gadget","metadata":{"name":"w2"}}`, code: http.StatusBadRequest, reason: metav1.StatusReasonBadRequest},
 		{name: "create, other namespace in the body", method: http.MethodPost, path: ns, body: `{"metadata":{"name":"w2","namespace":"kube-system"}}`, code: http.StatusBadRequest, reason: metav1.StatusReasonBadRequest},
 		{name: "create, no name", method: http.MethodPost, path: ns, body: `{"spec":{}}`, code: http.StatusUnprocessableEntity, reason: metav1.StatusReasonInvalid},
+		{name: "create, dry run refused", method: http.MethodPost, path: ns + "?dryRun=All", body: `{"metadata":{"name":"dry"}}`, code: http.StatusBadRequest, reason: metav1.StatusReasonBadRequest},
+		{name: "get, the dry run created nothing", method: http.MethodGet, path: ns + "/dry", code: http.StatusNotFound, reason: metav1.StatusReasonNotFound},
 		{name: "create, invalid name", method: http.MethodPost, path: ns, body: `{"metadata":{"name":"Not_Valid"}}`, code: http.StatusUnprocessableEntity, reason: metav1.StatusReasonInvalid},
 		{name: "create, generateName", method: http.MethodPost, path: ns, body: `{"metadata":{"generateName":"gen-"}}`, code: http.StatusCreated, check: func(t *testing.T, body []byte) {
 			w := decode[demo.Widget](t, body)
