@@ -38,7 +38,9 @@ func clusterOptions() cluster.Options {
 	return cluster.Options{AuditPolicy: cluster.AuditSubjectAccessReviews}
 }
 
-var example struct {
+var examples sync.Map // router name -> *exampleBuild
+
+type exampleBuild struct {
 	once sync.Once
 	path string
 	err  error
@@ -46,21 +48,27 @@ var example struct {
 
 // exampleBinary builds the nethttp example server from the current source,
 // once per test run.
-func exampleBinary(t *testing.T) string {
+func exampleBinary(t *testing.T) string { return exampleBinaryOf(t, "nethttp") }
+
+// exampleBinaryOf builds the example server of router (nethttp, chi or gin)
+// from the current source, once per test run.
+func exampleBinaryOf(t *testing.T, router string) string {
 	t.Helper()
-	example.once.Do(func() {
+	v, _ := examples.LoadOrStore(router, new(exampleBuild))
+	b := v.(*exampleBuild)
+	b.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		start := time.Now()
-		example.path, example.err = demoapi.Build(ctx, "nethttp")
-		if example.err == nil {
-			t.Logf("built %s in %s", example.path, time.Since(start).Round(time.Millisecond))
+		b.path, b.err = demoapi.Build(ctx, router)
+		if b.err == nil {
+			t.Logf("built %s in %s", b.path, time.Since(start).Round(time.Millisecond))
 		}
 	})
-	if example.err != nil {
-		t.Fatalf("build the example server: %v", example.err)
+	if b.err != nil {
+		t.Fatalf("build the %s example server: %v", router, b.err)
 	}
-	return example.path
+	return b.path
 }
 
 var shared struct {
@@ -107,9 +115,12 @@ func sharedEnv(t *testing.T) *env {
 
 // newEnv starts a control plane of the test's own with the example server
 // registered; it is stopped when the test ends.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvOf(t, "nethttp") }
+
+// newEnvOf is newEnv with the example server of router.
+func newEnvOf(t *testing.T, router string) *env {
 	t.Helper()
-	bin := exampleBinary(t)
+	bin := exampleBinaryOf(t, router)
 	c := cluster.StartT(t, clusterOptions())
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
 	defer cancel()

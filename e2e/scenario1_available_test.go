@@ -69,6 +69,6 @@ func TestScenario1APIServiceAvailable(t *testing.T) {
 		assert.True(t, list.APIResources[0].Namespaced)
 
 		out, _ := kubectl(ctx, t, c, c.AdminKubeconfig(), "api-resources", "--api-group="+demoapi.Group)
-		assert.Regexp(t, `(?m)^widgets\s+`+demoapi.Group+`/`+demoapi.Version+`\s+true\s+Widget$`, out)
+		assert.Regexp(t, `(?m)^widgets\s+wg\s+`+demoapi.Group+`/`+demoapi.Version+`\s+true\s+Widget$`, out)
 	})
 }

@@ -33,6 +33,7 @@ func routes(chain *aggauth.Chain, disc *discovery.Discovery, store *demo.Store, 
 			r.Get("/", api.list)
 			r.Post("/", api.create)
 			r.Get("/{name}", api.get)
+			r.Patch("/{name}", api.patch)
 			r.Delete("/{name}", api.delete)
 		})
 	})
@@ -80,6 +81,15 @@ func (a *widgets) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	demo.WriteObject(w, http.StatusCreated, obj)
+}
+
+func (a *widgets) patch(w http.ResponseWriter, r *http.Request) {
+	obj, err := a.store.Patch(w, r, chi.URLParam(r, "namespace"), chi.URLParam(r, "name"))
+	if err != nil {
+		middleware.WriteStatus(w, err)
+		return
+	}
+	demo.WriteObject(w, http.StatusOK, obj)
 }
 
 func (a *widgets) delete(w http.ResponseWriter, r *http.Request) {

@@ -38,6 +38,7 @@ func routes(chain *aggauth.Chain, disc *discovery.Discovery, store *demo.Store, 
 	v1.GET("/namespaces/:namespace/widgets", api.list)
 	v1.POST("/namespaces/:namespace/widgets", api.create)
 	v1.GET("/namespaces/:namespace/widgets/:name", api.get)
+	v1.PATCH("/namespaces/:namespace/widgets/:name", api.patch)
 	v1.DELETE("/namespaces/:namespace/widgets/:name", api.delete)
 
 	r.GET("/metrics", gin.WrapH(metrics))
@@ -83,6 +84,15 @@ func (a *widgets) create(c *gin.Context) {
 		return
 	}
 	demo.WriteObject(c.Writer, http.StatusCreated, obj)
+}
+
+func (a *widgets) patch(c *gin.Context) {
+	obj, err := a.store.Patch(c.Writer, c.Request, c.Param("namespace"), c.Param("name"))
+	if err != nil {
+		middleware.WriteStatus(c.Writer, err)
+		return
+	}
+	demo.WriteObject(c.Writer, http.StatusOK, obj)
 }
 
 func (a *widgets) delete(c *gin.Context) {

@@ -24,6 +24,7 @@ func routes(chain *aggauth.Chain, disc *discovery.Discovery, store *demo.Store, 
 	mux.HandleFunc("GET /apis/demo.aggauth.io/v1/namespaces/{namespace}/widgets", api.list)
 	mux.HandleFunc("POST /apis/demo.aggauth.io/v1/namespaces/{namespace}/widgets", api.create)
 	mux.HandleFunc("GET /apis/demo.aggauth.io/v1/namespaces/{namespace}/widgets/{name}", api.get)
+	mux.HandleFunc("PATCH /apis/demo.aggauth.io/v1/namespaces/{namespace}/widgets/{name}", api.patch)
 	mux.HandleFunc("DELETE /apis/demo.aggauth.io/v1/namespaces/{namespace}/widgets/{name}", api.delete)
 
 	mux.Handle("GET /metrics", metrics)
@@ -71,6 +72,15 @@ func (a *widgets) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	demo.WriteObject(w, http.StatusCreated, obj)
+}
+
+func (a *widgets) patch(w http.ResponseWriter, r *http.Request) {
+	obj, err := a.store.Patch(w, r, r.PathValue("namespace"), r.PathValue("name"))
+	if err != nil {
+		middleware.WriteStatus(w, err)
+		return
+	}
+	demo.WriteObject(w, http.StatusOK, obj)
 }
 
 func (a *widgets) delete(w http.ResponseWriter, r *http.Request) {

@@ -26,7 +26,7 @@ func Discovery() (*discovery.Discovery, error) {
 			Kind:       Kind,
 			ListKind:   ListKind,
 			Namespaced: true,
-			Verbs:      metav1.Verbs{"get", "list", "create", "delete"}, // what every router serves
+			Verbs:      metav1.Verbs{"get", "list", "create", "patch", "delete"}, // what every router serves
 			ShortNames: []string{"wg"},
 			Categories: []string{"all", "demo"}, // kubectl get all, kubectl get demo
 			Schema:     schema,

@@ -35,7 +35,7 @@ func TestDiscoveryResources(t *testing.T) {
 	assert.Equal(t, demo.GroupVersion, list.GroupVersion)
 	assert.Equal(t, []metav1.APIResource{{
 		Name: demo.Resource, SingularName: "widget", Namespaced: true, Kind: demo.Kind,
-		Verbs:      metav1.Verbs{"create", "delete", "get", "list"},
+		Verbs:      metav1.Verbs{"create", "delete", "get", "list", "patch"},
 		ShortNames: []string{"wg"}, Categories: []string{"all", "demo"},
 	}}, list.APIResources)
 }

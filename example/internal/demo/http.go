@@ -38,6 +38,29 @@ func WriteObject(w http.ResponseWriter, code int, obj any) {
 // default (with a warning); ?fieldValidation=Strict, which asks it for a 400,
 // is ignored here.
 func DecodeWidget(w http.ResponseWriter, r *http.Request) (*Widget, error) {
+	data, err := readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	strict, err := strictFields(r)
+	if err != nil {
+		return nil, err
+	}
+	var in Widget
+	if err := unmarshalWidget(data, &in, strict); err != nil {
+		if apierrors.IsBadRequest(err) {
+			return nil, err
+		}
+		return nil, apierrors.NewBadRequest("the body of the request was in an unknown format: " + err.Error())
+	}
+	if in.APIVersion != "" && in.APIVersion != GroupVersion || in.Kind != "" && in.Kind != Kind {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body is a %s %s; want a %s %s", in.APIVersion, in.Kind, GroupVersion, Kind))
+	}
+	return &in, nil
+}
+
+// readBody reads the body of r, at most MaxBodyBytes (a 413 beyond).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -45,14 +68,7 @@ func DecodeWidget(w http.ResponseWriter, r *http.Request) (*Widget, error) {
 		}
 		return nil, apierrors.NewBadRequest("reading the request body: " + err.Error())
 	}
-	var in Widget
-	if err := json.Unmarshal(data, &in); err != nil {
-		return nil, apierrors.NewBadRequest("the body of the request was in an unknown format: " + err.Error())
-	}
-	if in.APIVersion != "" && in.APIVersion != GroupVersion || in.Kind != "" && in.Kind != Kind {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body is a %s %s; want a %s %s", in.APIVersion, in.Kind, GroupVersion, Kind))
-	}
-	return &in, nil
+	return data, nil
 }
 
 // ValidateCreate checks a Widget to create in namespace, with kube-apiserver's

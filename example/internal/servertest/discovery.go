@@ -55,7 +55,7 @@ func (e *Env) testDiscovery(t *testing.T) {
 			assert.Equal(t, "widgets", r.Name)
 			assert.True(t, r.Namespaced)
 			assert.Equal(t, "Widget", r.Kind)
-			assert.ElementsMatch(t, []string{"get", "list", "create", "delete"}, []string(r.Verbs))
+			assert.ElementsMatch(t, []string{"get", "list", "create", "patch", "delete"}, []string(r.Verbs))
 			assert.Equal(t, []string{"wg"}, r.ShortNames)
 			assert.Equal(t, []string{"all", "demo"}, r.Categories)
 		}},

@@ -159,7 +159,7 @@ func (e *Env) Do(t *testing.T, c *http.Client, method, path string, header http.
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	if body != "" {
+	if body != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.Do(req)

@@ -30,6 +30,7 @@ func (e *Env) testWidgets(t *testing.T) {
 		body   string
 		code   int
 		reason metav1.StatusReason // of the Status body, for failures
+		ctype  string              // the body's Content-Type, when not application/json
 		check  func(t *testing.T, body []byte)
 	}{
 		{name: "list, empty", method: http.MethodGet, path: ns, code: http.StatusOK, check: func(t *testing.T, body []byte) {
@@ -69,6 +70,33 @@ func (e *Env) testWidgets(t *testing.T) {
 			assert.Equal(t, created.UID, w.UID)
 			assert.Equal(t, aliceInfo, w.Status.CreatedBy)
 		}},
+		{name: "patch, merge", method: http.MethodPatch, path: w1, ctype: "application/merge-patch+json",
+			body: `{"metadata":{"labels":{"tier":"gold"}},"spec":{"size":7}}`, code: http.StatusOK, check: func(t *testing.T, body []byte) {
+				w := decode[demo.Widget](t, body)
+				assert.Equal(t, map[string]string{"tier": "gold"}, w.Labels)
+				assert.Equal(t, "blue", w.Spec.Color, "a merge patch keeps what it does not name")
+				assert.Equal(t, int32(7), w.Spec.Size)
+				assert.Equal(t, created.UID, w.UID)
+				assert.NotEqual(t, created.ResourceVersion, w.ResourceVersion)
+			}},
+		{name: "patch, JSON patch", method: http.MethodPatch, path: w1, ctype: "application/json-patch+json",
+			body: `[{"op":"replace","path":"/spec/color","value":"red"}]`, code: http.StatusOK, check: func(t *testing.T, body []byte) {
+				assert.Equal(t, "red", decode[demo.Widget](t, body).Spec.Color)
+			}},
+		{name: "patch, unknown field, strict", method: http.MethodPatch, path: w1 + "?fieldValidation=Strict", ctype: "application/merge-patch+json",
+			body: `{"spec":{"shape":"round"}}`, code: http.StatusBadRequest, reason: metav1.StatusReasonBadRequest, check: func(t *testing.T, body []byte) {
+				assert.Contains(t, decode[metav1.Status](t, body).Message, `strict decoding error: unknown field "spec.shape"`)
+			}},
+		{name: "patch, unknown field, ignored", method: http.MethodPatch, path: w1, ctype: "application/merge-patch+json",
+			body: `{"spec":{"shape":"round"}}`, code: http.StatusOK},
+		{name: "patch, the name", method: http.MethodPatch, path: w1, ctype: "application/merge-patch+json",
+			body: `{"metadata":{"name":"w9"}}`, code: http.StatusBadRequest, reason: metav1.StatusReasonBadRequest},
+		{name: "patch, strategic merge", method: http.MethodPatch, path: w1, ctype: "application/strategic-merge-patch+json",
+			body: `{"spec":{"size":1}}`, code: http.StatusUnsupportedMediaType, reason: metav1.StatusReasonUnsupportedMediaType},
+		{name: "patch, missing", method: http.MethodPatch, path: ns + "/nothing", ctype: "application/merge-patch+json",
+			body: `{}`, code: http.StatusNotFound, reason: metav1.StatusReasonNotFound},
+		{name: "create, unknown field, strict", method: http.MethodPost, path: ns + "?fieldValidation=Strict",
+			body: `{"metadata":{"name":"w3"},"spec":{"shape":"round"}}`, code: http.StatusBadRequest, reason: metav1.StatusReasonBadRequest},
 		{name: "list", method: http.MethodGet, path: ns, code: http.StatusOK, check: func(t *testing.T, body []byte) {
 			l := decode[demo.WidgetList](t, body)
 			require.Len(t, l.Items, 2)
@@ -95,7 +123,11 @@ func (e *Env) testWidgets(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			resp, body := e.Do(t, e.Proxy, s.method, s.path, alice, s.body)
+			header := alice.Clone()
+			if s.ctype != "" {
+				header.Set("Content-Type", s.ctype)
+			}
+			resp, body := e.Do(t, e.Proxy, s.method, s.path, header, s.body)
 			require.Equal(t, s.code, resp.StatusCode, "%s %s: got %d %s; want %d", s.method, s.path, resp.StatusCode, body, s.code)
 			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 			if s.reason != "" {
