@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/aggauth/aggauth/admission"
 	"github.com/aggauth/aggauth/authn"
@@ -23,6 +24,7 @@ import (
 type Chain struct {
 	chain      *middleware.Chain
 	authorizer *authz.Authorizer
+	token      *authn.Token // nil with SkipTokenReview
 	clientCA   authn.CAProvider
 	rh         authn.RequestHeaderProvider
 	rhReady    func() error       // why rh has no configuration, when it comes from the ConfigMap
@@ -51,12 +53,16 @@ func New(ctx context.Context, opts Options) (_ *Chain, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// One budget of QPS and Burst for every call to kube-apiserver: TokenReviews
+	// and SubjectAccessReviews draw from it together.
+	limiter := flowcontrol.NewTokenBucketRateLimiter(o.QPS, o.Burst)
+	authnCfg.RateLimiter, authzCfg.RateLimiter = limiter, limiter
 	c := &Chain{stop: cancel}
 	unionAuth, err := c.authenticator(ctx, o, authnCfg)
 	if err != nil {
 		return nil, err
 	}
-	sar, err := authz.NewClient(authzCfg, authz.ClientOptions{QPS: o.QPS, Burst: o.Burst})
+	sar, err := authz.NewClient(authzCfg, authz.ClientOptions{QPS: o.QPS, Burst: o.Burst, RateLimiter: limiter})
 	if err != nil {
 		return nil, err
 	}
@@ -168,10 +174,14 @@ func (c *Chain) Handler(next http.Handler) http.Handler { return c.chain.Handler
 func (c *Chain) Ready() error { return c.chain.Ready() }
 
 // Collectors returns the Prometheus collectors of the chain (authentication
-// failures by reason) and of the authorizer (cache, reviews), for the server
-// to register.
+// failures by reason), of the bearer-token authenticator (requests, cache,
+// reviews) and of the authorizer (cache, reviews), for the server to register.
 func (c *Chain) Collectors() []prometheus.Collector {
-	return append(c.chain.Collectors(), c.authorizer.Collectors()...)
+	cs := c.chain.Collectors()
+	if c.token != nil {
+		cs = append(cs, c.token.Collectors()...)
+	}
+	return append(cs, c.authorizer.Collectors()...)
 }
 
 // Authorizer returns the SubjectAccessReview authorizer (its SARsSent counter,

@@ -12,16 +12,25 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/aggauth/aggauth"
+	"github.com/aggauth/aggauth/authn"
+	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/internal/fakekube"
 	"github.com/aggauth/aggauth/internal/testpki"
 )
@@ -48,6 +57,19 @@ func newCluster(t testing.TB) *cluster {
 		FrontProxyCA: c.proxyCA.PEM(), ClientCA: c.clientCA.PEM(),
 		Authorize: func(spec authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus {
 			return authorizationv1.SubjectAccessReviewStatus{Allowed: spec.User == "alice", Reason: "alice only"}
+		},
+		// alice-token is alice's, bound to the audience "api" (and to
+		// kube-apiserver's own when none is asked for).
+		Authenticate: func(spec authenticationv1.TokenReviewSpec) authenticationv1.TokenReviewStatus {
+			auds := []string{"https://kubernetes.default.svc"}
+			if spec.Audiences != nil {
+				auds = authenticator.Audiences(spec.Audiences).Intersect(authenticator.Audiences{"api"})
+			}
+			if spec.Token != "alice-token" || len(auds) == 0 {
+				return authenticationv1.TokenReviewStatus{}
+			}
+			return authenticationv1.TokenReviewStatus{Authenticated: true, Audiences: auds,
+				User: authenticationv1.UserInfo{Username: "alice", Groups: []string{"devs"}}}
 		},
 	})
 	require.NoError(t, err)
@@ -168,6 +190,68 @@ func TestNew(t *testing.T) {
 	}
 }
 
+// TestBearerTokens: direct callers with a bearer token are authenticated by
+// TokenReview (cached, with the audiences of --api-audiences), unless
+// SkipTokenReview; the token's metrics are among the chain's collectors.
+func TestBearerTokens(t *testing.T) {
+	noLeaks(t)
+	c := newCluster(t)
+	widgets := "/apis/demo.aggauth.io/v1/namespaces/default/widgets"
+	tests := []struct {
+		name        string
+		opts        func(o *aggauth.Options)
+		alice, bad  int
+		reviewsSent int
+	}{
+		{name: "default", opts: func(*aggauth.Options) {}, alice: http.StatusOK, bad: http.StatusUnauthorized, reviewsSent: 2},
+		{name: "audiences bound", opts: func(o *aggauth.Options) { o.APIAudiences = []string{"api", "other"} },
+			alice: http.StatusOK, bad: http.StatusUnauthorized, reviewsSent: 2},
+		{name: "audiences not bound", opts: func(o *aggauth.Options) { o.APIAudiences = []string{"other"} },
+			alice: http.StatusUnauthorized, bad: http.StatusUnauthorized, reviewsSent: 2},
+		{name: "not cached", opts: func(o *aggauth.Options) { o.TokenWebhookCacheTTL = -1 },
+			alice: http.StatusOK, bad: http.StatusUnauthorized, reviewsSent: 4},
+		{name: "skipped", opts: func(o *aggauth.Options) { o.SkipTokenReview = true },
+			alice: http.StatusUnauthorized, bad: http.StatusUnauthorized, reviewsSent: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			o := aggauth.NewOptions()
+			o.Kubeconfig, o.Logger = c.kubeconfig, quiet
+			tt.opts(o)
+			chain, err := aggauth.New(ctx, *o)
+			require.NoError(t, err)
+			h := chain.Handler(whoami)
+			before := c.kube.TokenReviews()
+			for range 2 {
+				code, body := get(h, widgets, nil, "Authorization", "Bearer alice-token")
+				assert.Equal(t, tt.alice, code, body)
+				if code == http.StatusOK {
+					assert.Equal(t, "alice", body)
+				}
+				code, _ = get(h, widgets, nil, "Authorization", "Bearer mallory-token")
+				assert.Equal(t, tt.bad, code)
+			}
+			assert.Equal(t, tt.reviewsSent, c.kube.TokenReviews()-before)
+			names := map[string]bool{}
+			for _, col := range chain.Collectors() {
+				ch := make(chan *prometheus.Desc, 16)
+				col.Describe(ch)
+				close(ch)
+				for d := range ch {
+					names[d.String()] = true
+				}
+			}
+			found := false
+			for n := range names {
+				found = found || strings.Contains(n, "aggauth_authn_token_requests_total")
+			}
+			assert.Equal(t, !o.SkipTokenReview, found, "the token metrics are collected")
+		})
+	}
+}
+
 // noLeaks checks, once the test and its cleanups (the fake kube-apiserver's
 // Close among them) are done, that no goroutine it started is left.
 func noLeaks(t *testing.T) {
@@ -236,4 +320,42 @@ func ExampleNew() {
 	// Output:
 	// 200 alice
 	// 401 {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}
+}
+
+// countingLimiter counts the requests that waited for it.
+type countingLimiter struct {
+	flowcontrol.RateLimiter
+	waits atomic.Int64
+}
+
+func (l *countingLimiter) Wait(ctx context.Context) error {
+	l.waits.Add(1)
+	return l.RateLimiter.Wait(ctx)
+}
+
+// TestClientsShareRateLimiter: the TokenReview and SubjectAccessReview
+// clients take a rate limiter to share (aggauth.New gives both one built from
+// QPS and Burst); without one, each builds its own, whatever the rest.Config
+// carries.
+func TestClientsShareRateLimiter(t *testing.T) {
+	c := newCluster(t)
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	require.NoError(t, err)
+	shared := &countingLimiter{RateLimiter: flowcontrol.NewTokenBucketRateLimiter(1000, 1000)}
+	tr, err := authn.NewTokenReviewClient(cfg, authn.TokenReviewClientOptions{RateLimiter: shared})
+	require.NoError(t, err)
+	sar, err := authz.NewClient(cfg, authz.ClientOptions{RateLimiter: shared})
+	require.NoError(t, err)
+	_, err = tr.Create(context.Background(), &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: "alice-token"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = sar.Create(context.Background(), &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: "alice"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), shared.waits.Load())
+
+	cfg.RateLimiter = shared
+	tr, err = authn.NewTokenReviewClient(cfg, authn.TokenReviewClientOptions{})
+	require.NoError(t, err)
+	_, err = tr.Create(context.Background(), &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: "x"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), shared.waits.Load(), "the options decide, not the rest.Config")
 }

@@ -27,9 +27,10 @@ type Options struct {
 	// RESTConfig, when set, is used instead of any kubeconfig or in-cluster
 	// configuration.
 	RESTConfig *rest.Config
-	// QPS and Burst are the client-side rate limits towards kube-apiserver.
-	// Default 200 and 400, as Kubernetes' delegated authorization (client-go's
-	// own 5 and 10 would throttle authorization).
+	// QPS and Burst are the client-side rate limits towards kube-apiserver:
+	// one budget, shared by TokenReviews, SubjectAccessReviews and the
+	// watches. Default 200 and 400, as Kubernetes' delegated authorization
+	// (client-go's own 5 and 10 would throttle authorization).
 	QPS   float32
 	Burst int
 
@@ -46,10 +47,24 @@ type Options struct {
 	// read (--authentication-tolerate-lookup-failure); nobody is then
 	// authenticated from headers until it can be. Default false.
 	TolerateInClusterLookupFailure bool
-	// TokenWebhookCacheTTL is accepted for compatibility with Kubernetes'
-	// flags (--authentication-token-webhook-cache-ttl) and not used: bearer
-	// tokens are not accepted; callers authenticate by certificate.
+	// TokenWebhookCacheTTL is how long TokenReview answers for bearer tokens
+	// are cached, authenticated or not (--authentication-token-webhook-cache-ttl),
+	// never past a JWT's own expiry. Default 10s; negative: not cached. (Zero
+	// means the default here; Kubernetes reads a zero flag as "not cached".)
 	TokenWebhookCacheTTL time.Duration
+	// APIAudiences are the identifiers of this server that bearer tokens must
+	// be bound to (--api-audiences, kube-apiserver's flag of the same
+	// meaning; Kubernetes' delegating authentication options have none).
+	// Default: none, no audience check: kube-apiserver checks tokens against
+	// its own audiences.
+	APIAudiences []string
+	// SkipTokenReview turns bearer-token authentication off
+	// (--authentication-skip-token-review): tokens are then ignored and their
+	// callers get 401. Default false: direct callers (Prometheus, controllers,
+	// kubectl --token) are authenticated with a TokenReview, as in a generic
+	// apiserver. The flag is ours: Kubernetes' delegating authentication
+	// always reviews tokens when it has a kubeconfig, and offers no switch.
+	SkipTokenReview bool
 	// Anonymous lets requests without credentials through as
 	// system:anonymous (authorization still applies). Default false.
 	Anonymous bool
@@ -126,9 +141,15 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig,
 		"kubeconfig file pointing at the 'core' kubernetes server. Default: the in-cluster configuration.")
 	fs.StringVar(&o.AuthenticationKubeconfig, "authentication-kubeconfig", o.AuthenticationKubeconfig,
-		"kubeconfig file pointing at the 'core' kubernetes server with enough rights to read the extension-apiserver-authentication ConfigMap. Default: --kubeconfig.")
+		"kubeconfig file pointing at the 'core' kubernetes server with enough rights to create tokenreviews.authentication.k8s.io "+
+			"and read the extension-apiserver-authentication ConfigMap. Default: --kubeconfig.")
 	fs.DurationVar(&o.TokenWebhookCacheTTL, "authentication-token-webhook-cache-ttl", o.TokenWebhookCacheTTL,
-		"Accepted for compatibility; bearer tokens are not authenticated.")
+		"The duration to cache responses from the webhook token authenticator.")
+	fs.StringSliceVar(&o.APIAudiences, "api-audiences", o.APIAudiences, ""+
+		"Identifiers of the API. Bearer tokens must be bound to at least one of these audiences; "+
+		"if empty, kube-apiserver checks them against its own audiences.")
+	fs.BoolVar(&o.SkipTokenReview, "authentication-skip-token-review", o.SkipTokenReview,
+		"If true, bearer tokens are not authenticated with TokenReviews; callers must present a client certificate.")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, ""+
 		"If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file "+
 		"is authenticated with an identity corresponding to the CommonName of the client certificate.")

@@ -34,6 +34,11 @@ func TestFlagsMatchKubernetes(t *testing.T) {
 	})
 	assert.Greater(t, n, 10)
 	assert.NotNil(t, ours.Lookup("kubeconfig"))
+	// Ours alone: token audiences (kube-apiserver's flag) and the opt-out of
+	// token reviews, which Kubernetes' delegating options do not have.
+	assert.Nil(t, theirs.Lookup("api-audiences"))
+	assert.Nil(t, theirs.Lookup("authentication-skip-token-review"))
+	assert.Equal(t, "false", ours.Lookup("authentication-skip-token-review").DefValue, "tokens are reviewed by default")
 }
 
 func TestFlagsParse(t *testing.T) {
@@ -44,7 +49,12 @@ func TestFlagsParse(t *testing.T) {
 		"--kubeconfig=/k", "--authorization-kubeconfig=/z", "--requestheader-client-ca-file=/ca",
 		"--requestheader-allowed-names=front-proxy-client,other", "--requestheader-uid-headers=X-Remote-Uid",
 		"--authorization-webhook-cache-authorized-ttl=1m", "--authorization-always-allow-paths=/healthz,/metrics",
+		"--authentication-token-webhook-cache-ttl=30s", "--api-audiences=api,https://kubernetes.default.svc",
+		"--authentication-skip-token-review",
 	}))
+	assert.Equal(t, 30*time.Second, o.TokenWebhookCacheTTL)
+	assert.Equal(t, []string{"api", "https://kubernetes.default.svc"}, o.APIAudiences)
+	assert.True(t, o.SkipTokenReview)
 	assert.Equal(t, "/k", o.Kubeconfig)
 	assert.Equal(t, "/z", o.AuthorizationKubeconfig)
 	assert.Equal(t, "/ca", o.RequestHeader.ClientCAFile)

@@ -9,11 +9,14 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/aggauth/aggauth/authn"
+	"github.com/aggauth/aggauth/authz"
 )
 
 // authenticator builds the union of the front proxy and client-certificate
 // authenticators, each configured from its file when one is given, else from the
-// cluster's ConfigMap, as Kubernetes' delegating authentication does.
+// cluster's ConfigMap, and of the bearer-token authenticator (unless
+// SkipTokenReview), as Kubernetes' delegating authentication does. cfg carries
+// the rate limiter the TokenReview client shares with the authorizer's.
 func (c *Chain) authenticator(ctx context.Context, o Options, cfg *rest.Config) (*authn.Union, error) {
 	var src *authn.ConfigMapSource
 	needCM := !o.SkipInClusterLookup && (o.ClientCAFile == "" || o.RequestHeader.ClientCAFile == "")
@@ -78,7 +81,29 @@ func (c *Chain) authenticator(ctx context.Context, o Options, cfg *rest.Config) 
 			return nil, err
 		}
 	}
+	if !o.SkipTokenReview {
+		if c.token, err = newToken(o, cfg); err != nil {
+			return nil, err
+		}
+		uo.Token = c.token
+	}
 	return authn.NewUnion(uo)
+}
+
+// newToken builds the bearer-token authenticator: TokenReviews through cfg
+// (with its shared rate limiter, the authorizer's client timeout, and
+// Kubernetes' retry backoff, as the authorizer's reviews).
+func newToken(o Options, cfg *rest.Config) (*authn.Token, error) {
+	client, err := authn.NewTokenReviewClient(cfg, authn.TokenReviewClientOptions{
+		QPS: o.QPS, Burst: o.Burst, RateLimiter: cfg.RateLimiter, Timeout: authz.DefaultClientTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return authn.NewToken(authn.TokenOptions{
+		Client: client, Audiences: o.APIAudiences, CacheTTL: o.TokenWebhookCacheTTL,
+		RetryBackoff: authz.DefaultRetryBackoff(), Logger: o.Logger,
+	})
 }
 
 // authnReady reports whether a front-proxy configuration is in force: before it,

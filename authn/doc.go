@@ -1,7 +1,7 @@
 // Package authn answers "who is calling" for an extension apiserver behind the
 // kube-apiserver aggregation layer.
 //
-// It provides three authenticators with the semantics of k8s.io/apiserver v0.37.2,
+// It provides four authenticators with the semantics of k8s.io/apiserver v0.37.2,
 // all implementing Kubernetes' authenticator.Request so they plug into either
 // chain:
 //
@@ -14,9 +14,15 @@
 //     (--client-ca-file): user = CN, groups = O, extra
 //     authentication.kubernetes.io/credential-id = X509SHA256=<hex>. It is k8s'
 //     x509.NewDynamic with CommonNameUserConversion.
-//   - Union tries the front proxy, then the client certificate, adds
-//     system:authenticated, and optionally falls back to anonymous. An
-//     authenticator error is final (401): it never falls back to anonymous.
+//   - Token authenticates direct callers (Prometheus, in-cluster controllers,
+//     kubectl --token) by bearer token: the Authorization header read exactly
+//     as k8s' bearertoken authenticator reads it, then a TokenReview to
+//     kube-apiserver with the answers of k8s' webhook token authenticator
+//     (audiences included) behind its cached token authenticator.
+//   - Union tries the front proxy, then the client certificate, then the
+//     bearer token, adds system:authenticated, and optionally falls back to
+//     anonymous. An authenticator error is final (401): it never falls back to
+//     anonymous.
 //
 // # Faster than Kubernetes, same answers
 //
@@ -32,6 +38,19 @@
 // costs what it costs Kubernetes. A chain of more than MaxPresentedCertificates
 // certificates is refused unverified (Kubernetes sets no bound). Headers are
 // decoded in one pass with Kubernetes' exact rules.
+//
+// Token answers are cached as Kubernetes caches them (success and failure
+// TTLs, errors never cached, concurrent identical misses sharing one review),
+// under an HMAC-SHA256 of the token and audiences with a per-process random
+// key: the token itself is kept in no key, log, metric or error message. The
+// caches are bounded in entries and bytes, failures in a cache of their own
+// so that random tokens cannot evict authenticated ones, and a success is
+// never cached past the exp claim of a JWT (read without verification, only
+// ever to shorten the TTL). Reviews in flight are bounded, in all and per
+// client IP address; beyond, ErrTooManyInFlight (429). Differences from
+// Kubernetes: the WebSocket-protocol token
+// (base64url.bearer.authorization.k8s.io.*) is not read, and "no audiences in
+// the context" and "an empty list of audiences" are told apart in the key.
 //
 // # Configuration
 //

@@ -10,18 +10,22 @@ import (
 // metrics and logs that says what failed without repeating what the client
 // sent.
 const (
-	ReasonNoCredentials           = "no_credentials"          // no authenticator had an opinion
-	ReasonCertificateInvalid      = "certificate_invalid"     // the chain did not verify
-	ReasonProxyNameNotAllowed     = "proxy_name_not_allowed"  // a front-proxy certificate with a CN not allowed
-	ReasonSharedCA                = "shared_ca"               // see ErrSharedCA
-	ReasonCertificateUIDMalformed = "certificate_uid_invalid" // a client certificate's UID attribute
-	ReasonOther                   = "other"                   // an error of another authenticator
+	ReasonNoCredentials           = "no_credentials"           // no authenticator had an opinion
+	ReasonCertificateInvalid      = "certificate_invalid"      // the chain did not verify
+	ReasonProxyNameNotAllowed     = "proxy_name_not_allowed"   // a front-proxy certificate with a CN not allowed
+	ReasonSharedCA                = "shared_ca"                // see ErrSharedCA
+	ReasonCertificateUIDMalformed = "certificate_uid_invalid"  // a client certificate's UID attribute
+	ReasonTokenInvalid            = "token_invalid"            // kube-apiserver did not authenticate the bearer token
+	ReasonTokenReviewFailed       = "token_review_failed"      // the TokenReview could not be completed
+	ReasonTokenTooManyInFlight    = "token_too_many_in_flight" // see ErrTooManyInFlight; answered 429
+	ReasonOther                   = "other"                    // an error of another authenticator
 )
 
 // FailureReason classifies err, the error of an authenticator, nil when none
 // had an opinion. For an aggregate of errors (a union of authenticators) the
 // most telling one decides: a certificate that verified but was refused for
-// its name or UID says more than another authenticator's refusal to verify it.
+// its name or UID says more than another authenticator's refusal to verify it,
+// and a token refused for too many reviews in flight decides the answer (429).
 func FailureReason(err error) string {
 	if err == nil {
 		return ReasonNoCredentials
@@ -43,16 +47,21 @@ func FailureReason(err error) string {
 var rank = map[string]int{
 	ReasonOther:                   0,
 	ReasonCertificateInvalid:      1,
-	ReasonCertificateUIDMalformed: 2,
-	ReasonProxyNameNotAllowed:     3,
-	ReasonSharedCA:                4,
+	ReasonTokenReviewFailed:       2,
+	ReasonTokenInvalid:            3,
+	ReasonCertificateUIDMalformed: 4,
+	ReasonProxyNameNotAllowed:     5,
+	ReasonSharedCA:                6,
+	ReasonTokenTooManyInFlight:    7,
 }
 
 func reasonOf(err error) string {
 	var (
-		cert *certError
-		name *nameError
-		uid  *uidError
+		cert    *certError
+		name    *nameError
+		uid     *uidError
+		invalid *tokenInvalidError
+		review  *tokenReviewError
 	)
 	switch {
 	case errors.As(err, &cert):
@@ -63,6 +72,12 @@ func reasonOf(err error) string {
 		return ReasonSharedCA
 	case errors.As(err, &uid):
 		return ReasonCertificateUIDMalformed
+	case errors.Is(err, ErrTooManyInFlight):
+		return ReasonTokenTooManyInFlight
+	case errors.As(err, &invalid):
+		return ReasonTokenInvalid
+	case errors.As(err, &review):
+		return ReasonTokenReviewFailed
 	}
 	return ReasonOther
 }

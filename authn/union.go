@@ -11,8 +11,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 )
 
-// UnionOptions configures a Union. At least one of FrontProxy and ClientCert is
-// required.
+// UnionOptions configures a Union. At least one of FrontProxy, ClientCert and
+// Token is required.
 type UnionOptions struct {
 	// FrontProxy authenticates the aggregator's forwarded users; tried first.
 	// Default: none.
@@ -21,6 +21,10 @@ type UnionOptions struct {
 	// ClientCert authenticates direct callers by client certificate; tried second.
 	// Default: none.
 	ClientCert *ClientCert
+
+	// Token authenticates direct callers by bearer token (TokenReview); tried
+	// third, as in Kubernetes' delegated authentication. Default: none.
+	Token *Token
 
 	// Anonymous, when true, lets a request that no authenticator has an opinion
 	// on through as system:anonymous in group system:unauthenticated. A request
@@ -36,7 +40,8 @@ type UnionOptions struct {
 	AllowSharedCA bool
 }
 
-// Union tries the front proxy, then the client certificate, with the semantics of
+// Union tries the front proxy, then the client certificate, then the bearer
+// token, with the semantics of
 // k8s.io/apiserver's union authenticator wrapped in its AuthenticatedGroupAdder:
 // the first authenticator that succeeds wins (errors of the others are dropped);
 // if none succeeds the errors are returned; an authenticated user (other than
@@ -61,8 +66,8 @@ var ErrSharedCA = errors.New("authn: the front-proxy CA shares a certificate wit
 // NewUnion returns a Union. It refuses a configuration already loaded in which the
 // CAs are shared without allowed names (see AllowSharedCA).
 func NewUnion(opts UnionOptions) (*Union, error) {
-	if opts.FrontProxy == nil && opts.ClientCert == nil {
-		return nil, errors.New("authn: UnionOptions needs a FrontProxy or a ClientCert")
+	if opts.FrontProxy == nil && opts.ClientCert == nil && opts.Token == nil {
+		return nil, errors.New("authn: UnionOptions needs a FrontProxy, a ClientCert or a Token")
 	}
 	u := &Union{opts: opts}
 	if u.sharedCA() {
@@ -96,11 +101,21 @@ func (u *Union) AuthenticateRequest(req *http.Request) (*authenticator.Response,
 			errs = append(errs, err)
 		}
 	}
+	if tok := u.opts.Token; tok != nil {
+		// Its response already has system:authenticated where it belongs.
+		resp, ok, err := tok.authenticate(req, true)
+		if ok {
+			return resp, true, nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, false, utilerrors.NewAggregate(errs)
 	}
 	if u.opts.Anonymous {
-		return anonymousResponse(), true, nil
+		return anonymousResponse(req), true, nil
 	}
 	return nil, false, nil
 }
@@ -132,10 +147,13 @@ func addAuthenticated(resp *authenticator.Response) *authenticator.Response {
 	return resp
 }
 
-func anonymousResponse() *authenticator.Response {
+// anonymousResponse is Kubernetes' anonymous authenticator's answer: it
+// carries the audiences of the request context, if any.
+func anonymousResponse(req *http.Request) *authenticator.Response {
 	resp, info := newResponse()
 	info.Name = user.Anonymous
 	info.Groups = []string{user.AllUnauthenticated}
+	resp.Audiences, _ = authenticator.AudiencesFrom(req.Context())
 	return resp
 }
 

@@ -7,6 +7,7 @@ import (
 
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 )
 
 // Defaults of ClientOptions: Kubernetes' delegated authorization client settings.
@@ -25,11 +26,17 @@ type ClientOptions struct {
 	Burst int
 	// Timeout bounds each review request. Default 10 s.
 	Timeout time.Duration
+	// RateLimiter, when set, replaces QPS and Burst: the client waits for it
+	// before each request. Pass one limiter to several clients to give them
+	// one budget together (aggauth.New shares one between its
+	// SubjectAccessReview and TokenReview clients). Default: a limiter of its
+	// own built from QPS and Burst.
+	RateLimiter flowcontrol.RateLimiter
 }
 
 // NewClient returns a SubjectAccessReview client for cfg (for example from
-// rest.InClusterConfig), with the rate limits and timeout of opts set
-// explicitly, whatever cfg says. Unless cfg sets a content type, reviews are
+// rest.InClusterConfig), with the rate limits (or the rate limiter) and
+// timeout of opts set explicitly, whatever cfg says. Unless cfg sets a content type, reviews are
 // sent as JSON, byte for byte what Kubernetes' webhook authorizer sends
 // (client-go's typed clients would otherwise send protobuf). cfg is not
 // modified.
@@ -48,7 +55,9 @@ func NewClient(cfg *rest.Config, opts ClientOptions) (authorizationv1client.Subj
 	}
 	c := rest.CopyConfig(cfg)
 	c.QPS, c.Burst, c.Timeout = opts.QPS, opts.Burst, opts.Timeout
-	c.RateLimiter = nil // QPS and Burst apply only without an explicit limiter
+	// QPS and Burst apply only without an explicit limiter, so cfg's own is
+	// dropped unless opts gives one.
+	c.RateLimiter = opts.RateLimiter
 	if c.ContentType == "" {
 		c.ContentType = "application/json"
 	}

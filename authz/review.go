@@ -10,10 +10,10 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/aggauth/aggauth/internal/flight"
+	"github.com/aggauth/aggauth/internal/retry"
 )
 
 // ErrTooManyInFlight is wrapped by the error Authorize returns when a review
@@ -118,38 +118,20 @@ func (a *Authorizer) store(key string, e *entry, attrs authorizer.Attributes, no
 // create sends sar, retrying retriable errors (see shouldRetry) with
 // Options.RetryBackoff, as Kubernetes' webhook authorizer does, until ctx ends.
 func (a *Authorizer) create(ctx context.Context, sar *authorizationv1.SubjectAccessReview) (*authorizationv1.SubjectAccessReviewStatus, error) {
-	backoff := a.opts.RetryBackoff
-	for {
-		res, err := a.send(ctx, sar)
-		if err == nil {
-			return &res.Status, nil
-		}
-		if !shouldRetry(err) || backoff.Steps <= 1 {
-			return nil, err
-		}
-		t := a.opts.Clock.NewTimer(backoff.Step())
-		select {
-		case <-t.C():
-		case <-ctx.Done():
-			t.Stop()
-			return nil, err
-		}
+	var res *authorizationv1.SubjectAccessReview
+	err := retry.Do(ctx, a.opts.Clock, a.opts.RetryBackoff, func() (err error) {
+		res, err = a.send(ctx, sar)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return &res.Status, nil
 }
 
-// shouldRetry is Kubernetes' webhook.DefaultShouldRetry
-// (k8s.io/apiserver/pkg/util/webhook), which this package does not import for
-// it (it would bring in grpc and OpenTelemetry): a connection reset or an
-// HTTP/2 connection lost, a 500, a 504 or a 429, or any answer with a
-// Retry-After. A differential test holds the two equal.
-func shouldRetry(err error) bool {
-	if utilnet.IsConnectionReset(err) || utilnet.IsHTTP2ConnectionLost(err) || apierrors.IsInternalError(err) ||
-		apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) {
-		return true
-	}
-	_, retry := apierrors.SuggestsClientDelay(err)
-	return retry
-}
+// shouldRetry is Kubernetes' webhook.DefaultShouldRetry (see
+// internal/retry). A differential test holds the two equal.
+var shouldRetry = retry.ShouldRetry
 
 // send makes one review request.
 func (a *Authorizer) send(ctx context.Context, sar *authorizationv1.SubjectAccessReview) (*authorizationv1.SubjectAccessReview, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/internal/logs"
+	"github.com/aggauth/aggauth/internal/retryafter"
 )
 
 // AuthenticationOptions configures NewAuthentication.
@@ -25,6 +27,12 @@ type AuthenticationOptions struct {
 	// never the error's text, which may repeat what the client sent.
 	// Default: slog.Default().
 	Logger *slog.Logger
+
+	// RetryAfter is the delay advised, in a Retry-After header and the Status
+	// details, when a request is refused with 429 because too many token
+	// reviews are in flight (authn.ErrTooManyInFlight), rounded up to whole
+	// seconds. Default 1 s.
+	RetryAfter time.Duration
 }
 
 // Authentication authenticates every request, as kube-apiserver's
@@ -37,7 +45,12 @@ type AuthenticationOptions struct {
 //     over HTTP/2 the connection is closed (kube-apiserver's
 //     UnauthenticatedHTTP2DOSMitigation), so that one connection cannot
 //     stream unauthenticated requests; an anonymous request over HTTP/2 closes
-//     its connection too.
+//     its connection too;
+//   - on an error wrapping authn.ErrTooManyInFlight (a bearer token that
+//     would need one more TokenReview than the authenticator's bounds allow)
+//     the response is 429 with Retry-After, a Status like kube-apiserver's
+//     max-in-flight refusals; it is still a request nobody authenticated, so
+//     over HTTP/2 its connection is closed too.
 //
 // Before the next handler runs, the Authorization header and every standard
 // (X-Remote-User, X-Remote-Uid, X-Remote-Group, X-Remote-Extra-*) and
@@ -48,6 +61,7 @@ type Authentication struct {
 	log      *logs.Limited
 	clear    func(http.Header)
 	failures *prometheus.CounterVec
+	busy     error // the 429 answer
 }
 
 // headerClearer is implemented by authenticators that know which identity
@@ -67,8 +81,9 @@ func NewAuthentication(opts AuthenticationOptions) (*Authentication, error) {
 		clear: authn.ClearHeaders,
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "aggauth", Subsystem: "authn", Name: "failures_total",
-			Help: "Requests answered 401, by reason (see authn.FailureReason).",
+			Help: "Requests not authenticated, by reason (see authn.FailureReason): answered 401, or 429 for token_too_many_in_flight.",
 		}, []string{"reason"}),
+		busy: retryafter.TooManyRequests("too many requests are waiting for their token review; retry later", opts.RetryAfter),
 	}
 	if hc, ok := opts.Authenticator.(headerClearer); ok {
 		a.clear = hc.ClearHeaders
@@ -92,6 +107,13 @@ func (a *Authentication) serve(w http.ResponseWriter, r *http.Request, s *reques
 		a.failures.WithLabelValues(reason).Inc()
 		if err != nil {
 			a.log.Log(slog.LevelInfo, "request not authenticated", "reason", reason, "path", logs.Quote(r.URL.Path, logs.MaxQuoted))
+		}
+		if errors.Is(err, authn.ErrTooManyInFlight) {
+			if r.ProtoMajor == 2 {
+				w.Header().Set("Connection", "close")
+			}
+			WriteStatus(w, a.busy)
+			return nil
 		}
 		Unauthorized(w, r)
 		return nil

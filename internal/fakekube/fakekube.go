@@ -2,7 +2,8 @@
 // servers: over HTTPS it serves what aggauth reads from the cluster (the
 // ConfigMap kube-system/extension-apiserver-authentication, namespaces, with
 // get, list and watch) and answers SubjectAccessReviews (allowing everything
-// unless told otherwise), keeping them for the test to inspect. It checks a bearer token, which
+// unless told otherwise), keeping them for the test to inspect, and TokenReviews
+// (authenticating no token unless told otherwise). It checks a bearer token, which
 // the kubeconfig it writes carries.
 package fakekube
 
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"sync"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,6 +51,9 @@ type Options struct {
 	Namespaces []string
 	// Authorize answers each SubjectAccessReview. Default: allow everything.
 	Authorize func(authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus
+	// Authenticate answers each TokenReview. Default: no token is
+	// authenticated.
+	Authenticate func(authenticationv1.TokenReviewSpec) authenticationv1.TokenReviewStatus
 }
 
 // Server is a running fake kube-apiserver.
@@ -58,11 +63,13 @@ type Server struct {
 	configMaps collection
 	namespaces collection
 	authorize  func(authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus
+	authent    func(authenticationv1.TokenReviewSpec) authenticationv1.TokenReviewStatus
 	closing    chan struct{}
 	closeOnce  sync.Once
 
-	mu      sync.Mutex // guards reviews
-	reviews []authorizationv1.SubjectAccessReview
+	mu           sync.Mutex // guards reviews and tokenReviews
+	reviews      []authorizationv1.SubjectAccessReview
+	tokenReviews int
 }
 
 // Start starts a fake kube-apiserver on a loopback port. Close it when done.
@@ -75,7 +82,13 @@ func Start(opts Options) (*Server, error) {
 		configMaps: configMaps(opts),
 		namespaces: namespaces(opts.Namespaces),
 		authorize:  opts.Authorize,
+		authent:    opts.Authenticate,
 		closing:    make(chan struct{}),
+	}
+	if s.authent == nil {
+		s.authent = func(authenticationv1.TokenReviewSpec) authenticationv1.TokenReviewStatus {
+			return authenticationv1.TokenReviewStatus{}
+		}
 	}
 	if s.authorize == nil {
 		s.authorize = func(authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus {
@@ -89,6 +102,7 @@ func Start(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /api/v1/namespaces", s.namespaces.serveCollection(s))
 	mux.HandleFunc("GET /api/v1/namespaces/{name}", s.namespaces.serveObject)
 	mux.HandleFunc("POST /apis/authorization.k8s.io/v1/subjectaccessreviews", s.review)
+	mux.HandleFunc("POST /apis/authentication.k8s.io/v1/tokenreviews", s.tokenReview)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apierrors.NewNotFound(schema.GroupResource{}, r.URL.Path))
 	})
@@ -150,6 +164,32 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 	sar.TypeMeta = metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SubjectAccessReview"}
 	sar.Status = s.authorize(sar.Spec)
 	writeObject(w, http.StatusCreated, &sar)
+}
+
+// TokenReviews returns the number of TokenReviews received so far.
+func (s *Server) TokenReviews() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokenReviews
+}
+
+// tokenReview answers a TokenReview with Options.Authenticate and counts it.
+func (s *Server) tokenReview(w http.ResponseWriter, r *http.Request) {
+	var tr authenticationv1.TokenReview
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err == nil {
+		_, _, err = scheme.Codecs.UniversalDeserializer().Decode(body, nil, &tr)
+	}
+	if err != nil {
+		writeError(w, apierrors.NewBadRequest(err.Error()))
+		return
+	}
+	s.mu.Lock()
+	s.tokenReviews++
+	s.mu.Unlock()
+	tr.TypeMeta = metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"}
+	tr.Status = s.authent(tr.Spec)
+	writeObject(w, http.StatusCreated, &tr)
 }
 
 func configMaps(opts Options) collection {

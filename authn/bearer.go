@@ -1,0 +1,116 @@
+package authn
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"k8s.io/apiserver/pkg/warning"
+)
+
+// extraSpaceWarning is the warning Kubernetes' bearertoken authenticator adds
+// when a space too many stands between the scheme and the token.
+const extraSpaceWarning = "the provided Authorization header contains extra space before the bearer token, and is ignored"
+
+// bearerToken reads the token of the Authorization header exactly as
+// Kubernetes' bearertoken authenticator does
+// (k8s.io/apiserver/pkg/authentication/request/bearertoken), without
+// allocating: the first Authorization header only, its value trimmed of
+// Unicode white space, split at single spaces; the scheme (before the first
+// space) is "bearer" in any case and the token runs to the next space, so
+// "Bearer x y" carries x. No space ("Bearer", "Bearer\tx"), another scheme,
+// or an empty token ("Bearer  x") is no token at all; the last adds
+// Kubernetes' warning to the request context.
+func bearerToken(req *http.Request) (string, bool) {
+	values := req.Header["Authorization"] // Header.Get, without canonicalizing a canonical key
+	if len(values) == 0 {
+		return "", false
+	}
+	auth := strings.TrimSpace(values[0])
+	scheme, rest, found := strings.Cut(auth, " ")
+	if !found || !isBearer(scheme) {
+		return "", false
+	}
+	token, _, extraSpace := strings.Cut(rest, " ")
+	if token == "" {
+		if extraSpace {
+			warning.AddWarning(req.Context(), "", extraSpaceWarning)
+		}
+		return "", false
+	}
+	return token, true
+}
+
+// isBearer is strings.ToLower(s) == "bearer" without allocating. No rune
+// outside ASCII lowers to an ASCII letter of "bearer" (a test checks every
+// rune), so an ASCII comparison folding case is the same test.
+func isBearer(s string) bool {
+	const want = "bearer"
+	if len(s) != len(want) {
+		return false
+	}
+	for i := 0; i < len(want); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// clientOf names the client a TokenReview is made for, to bound the reviews
+// in flight per client: the caller is not authenticated yet, so it is the
+// IP address it connects from (net/http's RemoteAddr, never a header).
+func clientOf(req *http.Request) string {
+	if host, _, err := net.SplitHostPort(req.RemoteAddr); err == nil {
+		return host
+	}
+	return req.RemoteAddr
+}
+
+// maxJWTPayload bounds the claims jwtExpiry decodes; real service-account
+// tokens carry well under 2 KiB.
+const maxJWTPayload = 16 << 10
+
+// jwtExpiry returns the exp claim of token when token is a JWT in compact
+// serialization (three base64url parts) whose payload is a JSON object with a
+// numeric exp. It is read WITHOUT verifying the signature, and only ever used
+// to shorten how long kube-apiserver's answer for the token is cached: a
+// forged exp can only make the cache forget a token sooner; the review still
+// decides whether the token is valid.
+func jwtExpiry(token string) (time.Time, bool) {
+	header, rest, ok := strings.Cut(token, ".")
+	if !ok || header == "" {
+		return time.Time{}, false
+	}
+	payload, signature, ok := strings.Cut(rest, ".")
+	if !ok || strings.Contains(signature, ".") || len(payload) > maxJWTPayload {
+		return time.Time{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(payload, "="))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp *float64 `json:"exp"`
+	}
+	if json.Unmarshal(raw, &claims) != nil || claims.Exp == nil {
+		return time.Time{}, false
+	}
+	exp := *claims.Exp
+	if exp >= 1<<40 { // beyond year 36,000: no bound worth applying
+		return time.Time{}, false
+	}
+	if exp < 0 {
+		return time.Unix(0, 0), true
+	}
+	sec, frac := math.Modf(exp)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
