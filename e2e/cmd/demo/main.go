@@ -20,6 +20,10 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/aggauth/aggauth/e2e/cluster"
 	"github.com/aggauth/aggauth/e2e/internal/demoapi"
 )
@@ -91,6 +95,16 @@ func (d *demo) start(ctx context.Context) error {
 		return err
 	}
 	if d.bob, err = d.c.User("bob"); err != nil {
+		return err
+	}
+	// A ServiceAccount that may read /metrics, as a Prometheus scraping the
+	// example server straight with its token.
+	if _, err := d.c.Client().CoreV1().ServiceAccounts("default").Create(ctx,
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "prometheus"}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if err := d.c.Grant(ctx, "", "demo-metrics-reader", "system:serviceaccount:default:prometheus",
+		rbacv1.PolicyRule{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}); err != nil {
 		return err
 	}
 	// Cluster-wide: kube-apiserver lets alice's create into a missing

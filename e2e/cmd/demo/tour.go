@@ -10,6 +10,9 @@ import (
 	"regexp"
 	"strings"
 
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
 	"github.com/aggauth/aggauth/e2e/cluster"
 	"github.com/aggauth/aggauth/e2e/internal/demoapi"
 )
@@ -43,7 +46,7 @@ func (d *demo) tour(ctx context.Context) error {
 	if err := d.prepare(); err != nil {
 		return err
 	}
-	steps := [][]step{d.registration(), d.allowed(), d.refused(), d.missingNamespace()}
+	steps := [][]step{d.registration(), d.allowed(), d.refused(), d.missingNamespace(), d.scraping()}
 	for _, group := range steps {
 		for _, s := range group {
 			if err := d.run(ctx, s); err != nil {
@@ -148,6 +151,47 @@ func (d *demo) missingNamespace() []step {
 		check: fails(`^Error from server \(NotFound\): error when creating "` + regexp.QuoteMeta(file) +
 			`": namespaces "nowhere" not found\n$`),
 	}}
+}
+
+// scraping shows a ServiceAccount token authenticated by the example server
+// with a TokenReview: Prometheus' way of reading /metrics.
+func (d *demo) scraping() []step {
+	kubeconfig := filepath.Join(d.dir, "prometheus.kubeconfig")
+	return []step{{
+		title: "A ServiceAccount, prometheus, may read /metrics (a ClusterRole for nonResourceURLs). " +
+			"kubectl create token gives it a token:",
+		kubeconfig: d.c.AdminKubeconfig(),
+		args:       []string{"create", "token", "prometheus", "-n", "default", "--duration=10m"},
+		check: func(stdout, stderr string, err error) error {
+			if err != nil {
+				return fmt.Errorf("kubectl failed (%v): %s", err, stderr)
+			}
+			return d.tokenKubeconfig(kubeconfig, strings.TrimSpace(stdout))
+		},
+	}, {
+		title: "With that token alone ($TOUR/prometheus.kubeconfig holds the example server's address and it), " +
+			"prometheus reads /metrics straight from the example server: aggauth authenticates the token with a " +
+			"TokenReview, authorizes the path with a SubjectAccessReview, and caches both.",
+		kubeconfig: kubeconfig,
+		args:       []string{"get", "--raw", "/metrics"},
+		check:      matches(`aggauth_authn_token_requests_total\{result="success"\} [1-9]`),
+		filter:     func(line string) bool { return strings.HasPrefix(line, "aggauth_authn_token_requests_total") },
+	}}
+}
+
+// tokenKubeconfig writes a kubeconfig that reaches the example server with
+// token and no client certificate.
+func (d *demo) tokenKubeconfig(path, token string) error {
+	ca, err := os.ReadFile(d.srv.CAFile)
+	if err != nil {
+		return err
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["example"] = &clientcmdapi.Cluster{Server: d.srv.URL(), CertificateAuthorityData: ca}
+	cfg.AuthInfos["prometheus"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["example"] = &clientcmdapi.Context{Cluster: "example", AuthInfo: "prometheus"}
+	cfg.CurrentContext = "example"
+	return clientcmd.WriteToFile(*cfg, path)
 }
 
 // run shows a step's command, runs it, shows its output and checks it.
