@@ -1,0 +1,56 @@
+package serving
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/waitgroup"
+	genericapifilters "k8s.io/apiserver/pkg/endpoints/filters"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/aggauth/aggauth/requestinfo"
+)
+
+// kubernetesFilters are the generic apiserver's filters that the Server's
+// match, in DefaultBuildHandlerChain's order.
+func kubernetesFilters(h http.Handler) http.Handler {
+	lr := genericfilters.BasicLongRunningRequestCheck(sets.NewString("watch"), sets.NewString())
+	h = genericapifilters.WithWarningRecorder(h)
+	h = genericfilters.WithTimeoutForNonLongRunningRequests(h, lr)
+	h = genericapifilters.WithRequestDeadline(h, nil, nil, lr, scheme.Codecs.WithoutConversion(), time.Minute)
+	h = genericfilters.WithWaitGroup(h, lr, new(waitgroup.SafeWaitGroup))
+	h = genericapifilters.WithCacheControl(h)
+	h = genericapifilters.WithRequestInfo(h, requestinfo.Resolver{})
+	h = genericfilters.WithPanicRecovery(h, requestinfo.Resolver{})
+	return genericapifilters.WithAuditInit(h)
+}
+
+// The cost of the Server's filters around a handler, in process, against the
+// bare handler and Kubernetes' same filters.
+func BenchmarkFilters(b *testing.B) {
+	s := &Server{opts: Options{}.withDefaults(), metrics: newMetrics()}
+	s.inflight.drained = make(chan struct{})
+	s.draining, s.drain = context.WithCancel(context.Background())
+	defer s.drain()
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", okHandler}, {"serving", s.buildHandler(okHandler)}, {"kubernetes", kubernetesFilters(okHandler)}} {
+		for _, q := range []string{"get", "watch"} {
+			target := map[string]string{"get": "/apis/g/v1/namespaces/ns/things/x", "watch": "/apis/g/v1/namespaces/ns/things?watch=true"}[q]
+			b.Run(bc.name+"/"+q, func(b *testing.B) {
+				r := httptest.NewRequest(http.MethodGet, target, nil)
+				r.Header.Set(HeaderAuditID, "0b5d1c9e-8a1e-4a55-8e32-3b8b9f0f2d11")
+				b.ReportAllocs()
+				for b.Loop() {
+					bc.h.ServeHTTP(httptest.NewRecorder(), r)
+				}
+			})
+		}
+	}
+}
