@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -57,16 +58,19 @@ type Chain struct {
 
 // NewChain builds each step from opts and composes them.
 func NewChain(opts ChainOptions) (*Chain, error) {
-	authentication, err := NewAuthentication(opts.Authentication)
-	if err != nil {
-		return nil, err
-	}
 	attributes, _ := NewRequestAttributes(RequestAttributesOptions{})
 	if opts.Impersonation.Authorizer == nil {
 		opts.Impersonation.Authorizer = opts.Authorization.Authorizer
 	}
-	if opts.Impersonation.RetryAfter == 0 {
-		opts.Impersonation.RetryAfter = opts.Authorization.RetryAfter
+	// One Retry-After for the chain's refusals unless a step sets its own.
+	for _, d := range []*time.Duration{&opts.Impersonation.RetryAfter, &opts.Authentication.RetryAfter} {
+		if *d == 0 {
+			*d = opts.Authorization.RetryAfter
+		}
+	}
+	authentication, err := NewAuthentication(opts.Authentication)
+	if err != nil {
+		return nil, err
 	}
 	authorization, err := NewAuthorization(opts.Authorization)
 	if err != nil {
