@@ -55,21 +55,21 @@ func newCluster(t testing.TB) *cluster {
 	c.alice = c.clientCA.Issue(testpki.Spec{CommonName: "alice", Organizations: []string{"devs"}})
 	kube, err := fakekube.Start(fakekube.Options{
 		FrontProxyCA: c.proxyCA.PEM(), ClientCA: c.clientCA.PEM(),
-		Authorize: func(spec authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus {
-			return authorizationv1.SubjectAccessReviewStatus{Allowed: spec.User == "alice", Reason: "alice only"}
+		Authorize: func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
+			return authorizationv1.SubjectAccessReviewStatus{Allowed: spec.User == "alice", Reason: "alice only"}, nil
 		},
 		// alice-token is alice's, bound to the audience "api" (and to
 		// kube-apiserver's own when none is asked for).
-		Authenticate: func(spec authenticationv1.TokenReviewSpec) authenticationv1.TokenReviewStatus {
+		Authenticate: func(spec authenticationv1.TokenReviewSpec) (authenticationv1.TokenReviewStatus, error) {
 			auds := []string{"https://kubernetes.default.svc"}
 			if spec.Audiences != nil {
 				auds = authenticator.Audiences(spec.Audiences).Intersect(authenticator.Audiences{"api"})
 			}
 			if spec.Token != "alice-token" || len(auds) == 0 {
-				return authenticationv1.TokenReviewStatus{}
+				return authenticationv1.TokenReviewStatus{}, nil
 			}
 			return authenticationv1.TokenReviewStatus{Authenticated: true, Audiences: auds,
-				User: authenticationv1.UserInfo{Username: "alice", Groups: []string{"devs"}}}
+				User: authenticationv1.UserInfo{Username: "alice", Groups: []string{"devs"}}}, nil
 		},
 	})
 	require.NoError(t, err)
@@ -223,7 +223,7 @@ func TestBearerTokens(t *testing.T) {
 			chain, err := aggauth.New(ctx, *o)
 			require.NoError(t, err)
 			h := chain.Handler(whoami)
-			before := c.kube.TokenReviews()
+			before := c.kube.TokenReviewCounts().Received
 			for range 2 {
 				code, body := get(h, widgets, nil, "Authorization", "Bearer alice-token")
 				assert.Equal(t, tt.alice, code, body)
@@ -233,7 +233,7 @@ func TestBearerTokens(t *testing.T) {
 				code, _ = get(h, widgets, nil, "Authorization", "Bearer mallory-token")
 				assert.Equal(t, tt.bad, code)
 			}
-			assert.Equal(t, tt.reviewsSent, c.kube.TokenReviews()-before)
+			assert.Equal(t, int64(tt.reviewsSent), c.kube.TokenReviewCounts().Received-before)
 			names := map[string]bool{}
 			for _, col := range chain.Collectors() {
 				ch := make(chan *prometheus.Desc, 16)

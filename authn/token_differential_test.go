@@ -24,6 +24,7 @@ import (
 	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 
 	"github.com/aggauth/aggauth/authn"
+	"github.com/aggauth/aggauth/internal/fakekube"
 	"github.com/aggauth/aggauth/middleware"
 )
 
@@ -32,7 +33,7 @@ const tokenCorpusSize = 10_000
 // tokenOracle is the fake kube-apiserver's answer to a review: a
 // deterministic function of the token (its prefix picks the kind of answer,
 // a hash of it the details) and of the audiences asked for.
-func tokenOracle(spec authenticationv1.TokenReviewSpec) tokenAnswer {
+func tokenOracle(spec authenticationv1.TokenReviewSpec) (authenticationv1.TokenReviewStatus, error) {
 	h := fnv.New64a()
 	h.Write([]byte(spec.Token))
 	v := h.Sum64()
@@ -40,19 +41,19 @@ func tokenOracle(spec authenticationv1.TokenReviewSpec) tokenAnswer {
 	kind, _, _ := strings.Cut(spec.Token, "-")
 	switch kind {
 	case "e500":
-		return tokenAnswer{err: apierrors.NewInternalError(fmt.Errorf("etcd is sad"))}
+		return authenticationv1.TokenReviewStatus{}, apierrors.NewInternalError(fmt.Errorf("etcd is sad"))
 	case "e429":
-		return tokenAnswer{err: apierrors.NewTooManyRequests("slow down", 0)}
+		return authenticationv1.TokenReviewStatus{}, apierrors.NewTooManyRequests("slow down", 0)
 	case "e403":
-		return tokenAnswer{err: apierrors.NewForbidden(authenticationv1.Resource("tokenreviews"), "", fmt.Errorf("no rbac"))}
+		return authenticationv1.TokenReviewStatus{}, apierrors.NewForbidden(authenticationv1.Resource("tokenreviews"), "", fmt.Errorf("no rbac"))
 	case "e404":
-		return tokenAnswer{err: apierrors.NewNotFound(authenticationv1.Resource("tokenreviews"), "")}
+		return authenticationv1.TokenReviewStatus{}, apierrors.NewNotFound(authenticationv1.Resource("tokenreviews"), "")
 	case "raw":
-		return tokenAnswer{code: http.StatusBadGateway, raw: "<html>bad gateway</html>"}
+		return authenticationv1.TokenReviewStatus{}, &fakekube.RawError{Code: http.StatusBadGateway, Body: "<html>bad gateway</html>"}
 	case "no":
 		st := authenticationv1.TokenReviewStatus{Error: []string{"", "", "token has expired", "[invalid bearer token, signature invalid]"}[pick(4)]}
 		st.Audiences = tokenAudienceChoices[pick(len(tokenAudienceChoices))]
-		return tokenAnswer{status: st}
+		return st, nil
 	}
 	u := authenticationv1.UserInfo{
 		Username: []string{"alice", "system:serviceaccount:ns:sa", "system:anonymous", "", "bob"}[pick(5)],
@@ -77,7 +78,7 @@ func tokenOracle(spec authenticationv1.TokenReviewSpec) tokenAnswer {
 	} else {
 		st.Audiences = tokenAudienceChoices[pick(len(tokenAudienceChoices))]
 	}
-	return tokenAnswer{status: st}
+	return st, nil
 }
 
 var tokenAudienceChoices = [][]string{nil, nil, {"api"}, {"other"}, {"api", "other"}, {"zzz"}}
@@ -202,7 +203,7 @@ func TestTokenMatchesKubernetes(t *testing.T) {
 	total := 0
 	for ci, cfg := range configs {
 		t.Run(cfg.name, func(t *testing.T) {
-			kubeClient, err := authenticationv1client.NewForConfig(srv.restConfig())
+			kubeClient, err := authenticationv1client.NewForConfig(tokenRestConfig(srv))
 			require.NoError(t, err)
 			kube, _, err := authenticatorfactory.DelegatingAuthenticatorConfig{
 				Anonymous:               &apiserver.AnonymousAuthConfig{Enabled: cfg.anonymous},
@@ -210,7 +211,7 @@ func TestTokenMatchesKubernetes(t *testing.T) {
 				CacheTTL: 10 * time.Second, APIAudiences: cfg.apiAuds,
 			}.New()
 			require.NoError(t, err)
-			ourClient, err := authn.NewTokenReviewClient(srv.restConfig(), authn.TokenReviewClientOptions{QPS: 1e6, Burst: 1e6})
+			ourClient, err := authn.NewTokenReviewClient(tokenRestConfig(srv), authn.TokenReviewClientOptions{QPS: 1e6, Burst: 1e6})
 			require.NoError(t, err)
 			tok, err := authn.NewToken(authn.TokenOptions{Client: ourClient, Audiences: cfg.apiAuds, RetryBackoff: backoff,
 				Logger: slog.New(slog.DiscardHandler)})
@@ -238,7 +239,7 @@ func TestTokenMatchesKubernetes(t *testing.T) {
 			total += len(corpus)
 		})
 	}
-	t.Logf("%d requests answered alike: %v; TokenReviews received: %d", total, mix, srv.count.Load())
+	t.Logf("%d requests answered alike: %v; TokenReviews received: %d", total, mix, srv.TokenReviewCounts().Received)
 	for _, label := range []string{"authenticated", "anonymous", "no opinion", authn.ReasonTokenInvalid, authn.ReasonTokenReviewFailed} {
 		require.Greater(t, mix[label], 100, "the corpus must reach %q", label)
 	}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/aggauth/aggauth/authn"
+	"github.com/aggauth/aggauth/internal/fakekube"
 	"github.com/aggauth/aggauth/middleware"
 )
 
@@ -85,25 +86,25 @@ func TestTokenNeverRevealed(t *testing.T) {
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hold := make(chan struct{})
-	mode := func(spec authenticationv1.TokenReviewSpec) tokenAnswer {
+	mode := func(spec authenticationv1.TokenReviewSpec) (authenticationv1.TokenReviewStatus, error) {
 		switch strings.TrimPrefix(spec.Token, secret) {
 		case "-held":
 			<-hold
 		case "-ok":
-			return tokenAnswer{status: authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "alice"}}}
+			return authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "alice"}}, nil
 		case "-echo":
-			return tokenAnswer{status: authenticationv1.TokenReviewStatus{Error: "token " + spec.Token + " is expired"}}
+			return authenticationv1.TokenReviewStatus{Error: "token " + spec.Token + " is expired"}, nil
 		case "-apierror":
-			return tokenAnswer{err: apierrors.NewBadRequest("cannot parse " + spec.Token)}
+			return authenticationv1.TokenReviewStatus{}, apierrors.NewBadRequest("cannot parse " + spec.Token)
 		case "-500":
-			return tokenAnswer{err: apierrors.NewInternalError(errors.New("lookup of " + spec.Token + " failed"))}
+			return authenticationv1.TokenReviewStatus{}, apierrors.NewInternalError(errors.New("lookup of " + spec.Token + " failed"))
 		case "-raw":
-			return tokenAnswer{code: http.StatusBadGateway, raw: "proxy could not forward " + spec.Token}
+			return authenticationv1.TokenReviewStatus{}, &fakekube.RawError{Code: http.StatusBadGateway, Body: "proxy could not forward " + spec.Token}
 		}
-		return tokenAnswer{status: authenticationv1.TokenReviewStatus{}}
+		return authenticationv1.TokenReviewStatus{}, nil
 	}
 	srv := newTokenServer(t, mode)
-	client, err := authn.NewTokenReviewClient(srv.restConfig(), authn.TokenReviewClientOptions{})
+	client, err := authn.NewTokenReviewClient(tokenRestConfig(srv), authn.TokenReviewClientOptions{})
 	require.NoError(t, err)
 	tok := newToken(t, client, authn.TokenOptions{Logger: logger, RetryBackoff: fastBackoff(2)})
 	u, err := authn.NewUnion(authn.UnionOptions{Token: tok})

@@ -13,22 +13,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authorizationv1 "k8s.io/api/authorization/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/internal/fakekube"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func newTestAuthorizer(t testing.TB, srv *sarServer, opts authz.Options) *authz.Authorizer {
+func newTestAuthorizer(t testing.TB, srv *fakekube.Server, opts authz.Options) *authz.Authorizer {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	a, err := authz.New(srv.client(t), opts)
+	a, err := authz.New(sarClient(t, srv), opts)
 	require.NoError(t, err)
 	return a
 }
@@ -81,7 +81,7 @@ func TestAuthorizeDecisions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newSARServer(t, func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+			srv := newSARServer(t, func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
 				return tt.status, nil
 			})
 			a := newTestAuthorizer(t, srv, authz.Options{})
@@ -91,7 +91,7 @@ func TestAuthorizeDecisions(t *testing.T) {
 				assert.Equal(t, tt.wantReason, reason)
 				assert.Equal(t, tt.wantErr, err != nil, "err = %v", err)
 			}
-			assert.Equal(t, int64(1), srv.count.Load())
+			assert.Equal(t, int64(1), srv.SARCounts().Received)
 		})
 	}
 }
@@ -104,7 +104,7 @@ func TestCacheHit(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, authorizer.DecisionAllow, d)
 	}
-	assert.Equal(t, int64(1), srv.count.Load())
+	assert.Equal(t, int64(1), srv.SARCounts().Received)
 	assert.Equal(t, uint64(1), a.SARsSent())
 	assert.Equal(t, 4.0, metricValue(t, a, "aggauth_authz_cache_hits_total"))
 	assert.Equal(t, 1.0, metricValue(t, a, "aggauth_authz_cache_misses_total"))
@@ -114,7 +114,7 @@ func TestCacheHit(t *testing.T) {
 // TestCacheExpiry checks that allows and denials expire after their own TTLs,
 // on an injected clock.
 func TestCacheExpiry(t *testing.T) {
-	srv := newSARServer(t, func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+	srv := newSARServer(t, func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
 		if spec.ResourceAttributes.Name == "allowed" {
 			return authorizationv1.SubjectAccessReviewStatus{Allowed: true}, nil
 		}
@@ -125,7 +125,7 @@ func TestCacheExpiry(t *testing.T) {
 	sarsAfter := func(name string) int64 {
 		_, _, err := a.Authorize(context.Background(), podAttrs("ns", name))
 		require.NoError(t, err)
-		return srv.count.Load()
+		return srv.SARCounts().Received
 	}
 	require.Equal(t, int64(1), sarsAfter("allowed"))
 	require.Equal(t, int64(2), sarsAfter("denied"))
@@ -149,11 +149,11 @@ func TestNegativeTTLDisablesCaching(t *testing.T) {
 		_, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
 		require.NoError(t, err)
 	}
-	assert.Equal(t, int64(3), srv.count.Load())
+	assert.Equal(t, int64(3), srv.SARCounts().Received)
 }
 
 func TestErrorsAreNotCached(t *testing.T) {
-	srv := newSARServer(t, func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+	srv := newSARServer(t, func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
 		return authorizationv1.SubjectAccessReviewStatus{}, statusError(http.StatusForbidden, false)
 	})
 	a := newTestAuthorizer(t, srv, authz.Options{})
@@ -161,11 +161,11 @@ func TestErrorsAreNotCached(t *testing.T) {
 		d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
 		require.Error(t, err)
 		require.Equal(t, authorizer.DecisionNoOpinion, d)
-		require.Equal(t, int64(i), srv.count.Load())
+		require.Equal(t, int64(i), srv.SARCounts().Received)
 	}
 	assert.Equal(t, 2.0, metricValue(t, a, "aggauth_authz_sar_errors_total"))
 
-	srv.setAnswer(allowAll)
+	srv.SetAuthorize(allowAll)
 	d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
 	require.NoError(t, err)
 	assert.Equal(t, authorizer.DecisionAllow, d)
@@ -175,7 +175,7 @@ func TestErrorsAreNotCached(t *testing.T) {
 // once against an empty cache: kube-apiserver must see exactly one review.
 func TestConcurrentIdenticalMissesShareOneSAR(t *testing.T) {
 	srv := newSARServer(t, allowAll)
-	release := srv.hold(t)
+	release := srv.Hold()
 	a := newTestAuthorizer(t, srv, authz.Options{})
 
 	const n = 1000
@@ -199,13 +199,13 @@ func TestConcurrentIdenticalMissesShareOneSAR(t *testing.T) {
 		require.NoError(t, errs[i])
 		require.Equal(t, authorizer.DecisionAllow, decisions[i])
 	}
-	assert.Equal(t, int64(1), srv.count.Load())
+	assert.Equal(t, int64(1), srv.SARCounts().Received)
 	assert.Equal(t, uint64(1), a.SARsSent())
 }
 
 func TestDistinctRequestsSendDistinctSARs(t *testing.T) {
 	srv := newSARServer(t, allowAll)
-	release := srv.hold(t)
+	release := srv.Hold()
 	a := newTestAuthorizer(t, srv, authz.Options{})
 	const n = 50
 	var wg sync.WaitGroup
@@ -218,12 +218,12 @@ func TestDistinctRequestsSendDistinctSARs(t *testing.T) {
 			assert.Equal(t, authorizer.DecisionAllow, d)
 		}()
 	}
-	require.Eventually(t, func() bool { return srv.count.Load() == n }, 30*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return srv.SARCounts().Received == n }, 30*time.Second, time.Millisecond)
 	release()
 	wg.Wait()
 	names := map[string]bool{}
-	for _, spec := range srv.received() {
-		names[spec.ResourceAttributes.Name] = true
+	for _, r := range srv.Reviews() {
+		names[r.Spec.ResourceAttributes.Name] = true
 	}
 	assert.Len(t, names, n)
 	assert.Equal(t, 0.0, metricValue(t, a, "aggauth_authz_coalesced_waits_total"))
@@ -233,7 +233,7 @@ func TestDistinctRequestsSendDistinctSARs(t *testing.T) {
 // the same review: it returns at once, and the other still gets the answer.
 func TestCancelledRequestDoesNotFailOthers(t *testing.T) {
 	srv := newSARServer(t, allowAll)
-	release := srv.hold(t)
+	release := srv.Hold()
 	a := newTestAuthorizer(t, srv, authz.Options{})
 	var waiting sync.WaitGroup
 	waiting.Add(2)
@@ -258,7 +258,7 @@ func TestCancelledRequestDoesNotFailOthers(t *testing.T) {
 
 	release()
 	assert.Equal(t, authorizer.DecisionAllow, <-other)
-	assert.Equal(t, int64(1), srv.count.Load())
+	assert.Equal(t, int64(1), srv.SARCounts().Received)
 	assert.Equal(t, 1.0, metricValue(t, a, "aggauth_authz_coalesced_waits_total"))
 }
 
@@ -267,7 +267,7 @@ func TestCancelledRequestDoesNotFailOthers(t *testing.T) {
 // and nothing of it remains in flight.
 func TestAbandonedReviewIsCancelled(t *testing.T) {
 	srv := newSARServer(t, allowAll)
-	srv.hold(t)
+	release := srv.Hold()
 	a := newTestAuthorizer(t, srv, authz.Options{})
 	var waiting sync.WaitGroup
 	authz.SetOnWait(a, waiting.Done)
@@ -283,22 +283,20 @@ func TestAbandonedReviewIsCancelled(t *testing.T) {
 		})
 	}
 	waiting.Wait()
-	require.Eventually(t, func() bool { return srv.count.Load() == 1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return srv.SARCounts().Received == 1 }, 10*time.Second, time.Millisecond)
 	cancels[0]()
 	cancels[1]()
 	time.Sleep(20 * time.Millisecond)
-	assert.Zero(t, srv.cancelled.Load(), "a waiter remains: the review goes on")
+	assert.Zero(t, srv.SARCounts().Cancelled, "a waiter remains: the review goes on")
 	cancels[2]()
 	wg.Wait()
-	require.Eventually(t, func() bool { return srv.cancelled.Load() == 1 && a.InFlight() == 0 }, 10*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return srv.SARCounts().Cancelled == 1 && a.InFlight() == 0 }, 10*time.Second, time.Millisecond,
 		"the abandoned review was not cancelled")
 	assert.Equal(t, 0.0, metricValue(t, a, "aggauth_authz_sar_errors_total"), "an abandoned review is no failure")
 
 	// The next request for the same key starts a review of its own.
 	authz.SetOnWait(a, nil)
-	srv.mu.Lock()
-	srv.gate = nil
-	srv.mu.Unlock()
+	release() // nothing is held any more: the review was cancelled
 	d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
 	require.NoError(t, err)
 	assert.Equal(t, authorizer.DecisionAllow, d)
@@ -314,14 +312,14 @@ func TestOversizedAttributesAreNotCached(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
-	assert.Equal(t, int64(3), srv.count.Load()) // small once, big twice
+	assert.Equal(t, int64(3), srv.SARCounts().Received) // small once, big twice
 }
 
 // TestMaxInFlight: beyond the bounds a miss is refused at once with
 // ErrTooManyInFlight; joining a review in flight is always possible.
 func TestMaxInFlight(t *testing.T) {
 	srv := newSARServer(t, allowAll)
-	release := srv.hold(t)
+	release := srv.Hold()
 	a := newTestAuthorizer(t, srv, authz.Options{MaxInFlight: 4, MaxInFlightPerUser: 2})
 	var waiting sync.WaitGroup
 	authz.SetOnWait(a, waiting.Done)
@@ -351,7 +349,7 @@ func TestMaxInFlight(t *testing.T) {
 	assert.Equal(t, 2.0, metricValue(t, a, "aggauth_authz_too_many_in_flight_total"))
 	release()
 	wg.Wait()
-	assert.Equal(t, int64(4), srv.count.Load())
+	assert.Equal(t, int64(4), srv.SARCounts().Received)
 	authz.SetOnWait(a, nil)
 	_, _, err = a.Authorize(context.Background(), as("dave", podAttrs("ns", "p0")))
 	require.NoError(t, err, "room again once the reviews ended")
@@ -360,7 +358,7 @@ func TestMaxInFlight(t *testing.T) {
 // TestCachedKeysOutliveTheirBuffers interleaves requests whose keys have the
 // same length (and so reuse the same pooled buffer) but different answers.
 func TestCachedKeysOutliveTheirBuffers(t *testing.T) {
-	srv := newSARServer(t, func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+	srv := newSARServer(t, func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
 		return authorizationv1.SubjectAccessReviewStatus{Allowed: spec.ResourceAttributes.Name == "pod-a"}, nil
 	})
 	a := newTestAuthorizer(t, srv, authz.Options{})
@@ -371,5 +369,5 @@ func TestCachedKeysOutliveTheirBuffers(t *testing.T) {
 			require.Equal(t, want, d, name)
 		}
 	}
-	assert.Equal(t, int64(2), srv.count.Load())
+	assert.Equal(t, int64(2), srv.SARCounts().Received)
 }

@@ -47,7 +47,7 @@ func TestAlwaysAllow(t *testing.T) {
 			d, _, err := a.Authorize(context.Background(), tt.attrs)
 			require.NoError(t, err)
 			assert.Equal(t, authorizer.DecisionAllow, d)
-			assert.Equal(t, tt.wantSAR, srv.count.Load() == 1, "SARs sent: %d", srv.count.Load())
+			assert.Equal(t, tt.wantSAR, srv.SARCounts().Received == 1, "SARs sent: %d", srv.SARCounts().Received)
 		})
 	}
 }
@@ -58,7 +58,7 @@ func TestNoUserIsNeverAllowed(t *testing.T) {
 	d, _, err := a.Authorize(context.Background(), authorizer.AttributesRecord{Verb: "get", Path: "/healthz"})
 	require.Error(t, err)
 	assert.Equal(t, authorizer.DecisionNoOpinion, d)
-	assert.Zero(t, srv.count.Load())
+	assert.Zero(t, srv.SARCounts().Received)
 }
 
 func TestNewValidatesOptions(t *testing.T) {
@@ -72,7 +72,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		"negative inflight": {MaxInFlight: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := authz.New(srv.client(t), opts)
+			_, err := authz.New(sarClient(t, srv), opts)
 			require.Error(t, err)
 		})
 	}

@@ -23,6 +23,7 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/internal/fakekube"
 )
 
 // authzBackoff is Kubernetes' backoff with the given number of attempts.
@@ -33,9 +34,9 @@ func authzBackoff(steps int) wait.Backoff {
 }
 
 // failFirst answers the first n reviews with err, then allows.
-func failFirst(n int64, err *apierrors.StatusError) func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+func failFirst(n int64, err error) func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
 	var seen atomic.Int64
-	return func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+	return func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
 		if seen.Add(1) <= n {
 			return authorizationv1.SubjectAccessReviewStatus{}, err
 		}
@@ -104,7 +105,7 @@ func TestRetries(t *testing.T) {
 				require.Error(t, err)
 				assert.Equal(t, authorizer.DecisionNoOpinion, d)
 			}
-			assert.Equal(t, tt.wantSARs, srv.count.Load())
+			assert.Equal(t, tt.wantSARs, srv.SARCounts().Received)
 			assert.Equal(t, tt.wantWaits, waits)
 		})
 	}
@@ -119,7 +120,7 @@ func TestRetriesStopAtTimeout(t *testing.T) {
 	d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
 	require.Error(t, err)
 	assert.Equal(t, authorizer.DecisionNoOpinion, d)
-	assert.Equal(t, int64(1), srv.count.Load(), "no retry once the timeout ended the wait")
+	assert.Equal(t, int64(1), srv.SARCounts().Received, "no retry once the timeout ended the wait")
 	assert.Contains(t, err.Error(), "test failure", "the last review error is reported")
 }
 
@@ -127,9 +128,9 @@ func TestRetriesStopAtTimeout(t *testing.T) {
 // be reached (no connection, 429, 5xx), within the grace period, and never for
 // a failure decided locally.
 func TestStaleIfError(t *testing.T) {
-	answering := func(err *apierrors.StatusError) func(*sarServer) {
-		return func(srv *sarServer) {
-			srv.setAnswer(func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+	answering := func(err error) func(*fakekube.Server) {
+		return func(srv *fakekube.Server) {
+			srv.SetAuthorize(func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
 				return authorizationv1.SubjectAccessReviewStatus{}, err
 			})
 		}
@@ -139,7 +140,7 @@ func TestStaleIfError(t *testing.T) {
 		name      string
 		stale     time.Duration
 		status    authorizationv1.SubjectAccessReviewStatus
-		fail      func(*sarServer)
+		fail      func(*fakekube.Server)
 		after     time.Duration
 		wantAllow bool
 	}{
@@ -147,7 +148,7 @@ func TestStaleIfError(t *testing.T) {
 		{name: "503, within grace", stale: time.Minute, after: 59 * time.Second, status: allowed, fail: answering(statusError(http.StatusServiceUnavailable, false)), wantAllow: true},
 		{name: "500, within grace", stale: time.Minute, after: 59 * time.Second, status: allowed, fail: answering(statusError(http.StatusInternalServerError, false)), wantAllow: true},
 		{name: "429, within grace", stale: time.Minute, after: 59 * time.Second, status: allowed, fail: answering(statusError(http.StatusTooManyRequests, false)), wantAllow: true},
-		{name: "no connection, within grace", stale: time.Minute, after: 59 * time.Second, status: allowed, fail: func(srv *sarServer) { srv.Close() }, wantAllow: true},
+		{name: "no connection, within grace", stale: time.Minute, after: 59 * time.Second, status: allowed, fail: func(srv *fakekube.Server) { srv.Close() }, wantAllow: true},
 		{name: "503, past grace", stale: time.Minute, after: time.Minute, status: allowed, fail: answering(statusError(http.StatusServiceUnavailable, false))},
 		{name: "403 is an answer", stale: time.Minute, after: 11 * time.Second, status: allowed, fail: answering(statusError(http.StatusForbidden, false))},
 		{name: "400 is an answer", stale: time.Minute, after: 11 * time.Second, status: allowed, fail: answering(statusError(http.StatusBadRequest, false))},
@@ -155,7 +156,7 @@ func TestStaleIfError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newSARServer(t, func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
+			srv := newSARServer(t, func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
 				return tt.status, nil
 			})
 			clk := testingclock.NewFakeClock(epoch)
@@ -186,7 +187,7 @@ func TestStaleIfError(t *testing.T) {
 func TestStaleIfErrorNotForLocalFailures(t *testing.T) {
 	srv := newSARServer(t, allowAll)
 	clk := testingclock.NewFakeClock(epoch)
-	client, err := authz.NewClient(srv.restConfig(), authz.ClientOptions{QPS: 0.001, Burst: 1})
+	client, err := authz.NewClient(restConfig(srv), authz.ClientOptions{QPS: 0.001, Burst: 1})
 	require.NoError(t, err)
 	a, err := authz.New(client, authz.Options{Clock: clk, StaleIfError: time.Hour, Timeout: time.Second,
 		Logger: slog.New(slog.DiscardHandler)})
@@ -198,7 +199,7 @@ func TestStaleIfErrorNotForLocalFailures(t *testing.T) {
 	d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
 	require.Error(t, err, "the rate limiter cannot give a token before the deadline")
 	assert.Equal(t, authorizer.DecisionNoOpinion, d)
-	assert.Equal(t, int64(1), srv.count.Load(), "the second review never left")
+	assert.Equal(t, int64(1), srv.SARCounts().Received, "the second review never left")
 	assert.Equal(t, 0.0, metricValue(t, a, "aggauth_authz_stale_allows_total"))
 }
 
@@ -236,7 +237,7 @@ func TestStaleIfErrorNotWhenTheReviewTimesOut(t *testing.T) {
 	_, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
 	require.NoError(t, err)
 	time.Sleep(2 * time.Millisecond)
-	srv.hold(t) // kube-apiserver is up but answers after the review's Timeout
+	srv.Hold() // kube-apiserver is up but answers after the review's Timeout
 	d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
 	require.Error(t, err)
 	assert.Equal(t, authorizer.DecisionNoOpinion, d)

@@ -28,7 +28,7 @@ import (
 // the reviews it received, decoded and byte for byte.
 func TestSARBodyMatchesKubernetes(t *testing.T) {
 	srv := newSARServer(t, allowAll)
-	kubeClient, err := authorizationv1client.NewForConfig(srv.restConfig())
+	kubeClient, err := authorizationv1client.NewForConfig(restConfig(srv))
 	require.NoError(t, err)
 	kube, err := webhook.NewFromInterface(kubeClient, time.Minute, time.Minute, authz.DefaultRetryBackoff(),
 		authorizer.DecisionNoOpinion, webhookmetrics.NoopAuthorizerMetrics{}, authorizationcel.NewDefaultCompiler())
@@ -74,11 +74,11 @@ func TestSARBodyMatchesKubernetes(t *testing.T) {
 					require.NoError(t, err)
 					require.Equal(t, authorizer.DecisionAllow, d)
 				}
-				specs, bodies := srv.received(), srv.receivedBodies()
-				n := len(specs)
+				reviews, bodies := srv.Reviews(), srv.ReviewBodies()
+				n := len(reviews)
 				require.GreaterOrEqual(t, n, 3)
 				for _, i := range []int{n - 2, n - 1} {
-					assert.Equal(t, specs[n-3], specs[i])
+					assert.Equal(t, reviews[n-3].Spec, reviews[i].Spec)
 					assert.Equal(t, string(bodies[n-3]), string(bodies[i]))
 				}
 			})

@@ -1,154 +1,46 @@
 package authz_test
 
 import (
-	"encoding/json"
-	"encoding/pem"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/scheme"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/internal/fakekube"
 )
 
-const sarPath = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
-
-// sarServer is an HTTPS (HTTP/2) server that speaks the SubjectAccessReview
-// API and records every review it receives.
-type sarServer struct {
-	*httptest.Server
-	// answer decides each review; it returns the status, or an API error to send.
-	answer func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError)
-	// gate, when set, holds every answer until it is closed.
-	gate chan struct{}
-
-	mu     sync.Mutex
-	specs  []authorizationv1.SubjectAccessReviewSpec
-	bodies [][]byte
-
-	count, active, maxActive atomic.Int64
-	// cancelled counts the held reviews whose client went away.
-	cancelled atomic.Int64
-}
-
-// allowAll answers every review with an allow.
-func allowAll(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError) {
-	return authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: "allowed by test"}, nil
-}
-
-func newSARServer(t testing.TB, answer func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError)) *sarServer {
-	s := &sarServer{answer: answer}
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.EnableHTTP2 = true
-	s.StartTLS()
+// newSARServer starts a fake kube-apiserver answering SubjectAccessReviews
+// with answer, recording them; it stops when the test ends.
+func newSARServer(t testing.TB, answer fakekube.AuthorizeFunc) *fakekube.Server {
+	t.Helper()
+	s, err := fakekube.Start(fakekube.Options{Authorize: answer})
+	require.NoError(t, err)
 	t.Cleanup(s.Close)
 	return s
 }
 
-func (s *sarServer) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != sarPath {
-		http.NotFound(w, r)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return
-	}
-	// client-go sends protobuf or JSON; the universal deserializer reads both.
-	var sar authorizationv1.SubjectAccessReview
-	if _, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, &sar); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	s.count.Add(1)
-	n := s.active.Add(1)
-	defer s.active.Add(-1)
-	for {
-		m := s.maxActive.Load()
-		if n <= m || s.maxActive.CompareAndSwap(m, n) {
-			break
-		}
-	}
-	s.mu.Lock()
-	s.specs = append(s.specs, sar.Spec)
-	s.bodies = append(s.bodies, body)
-	gate, answer := s.gate, s.answer
-	s.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-r.Context().Done():
-			s.cancelled.Add(1)
-			return
-		}
-	}
-	status, apiErr := answer(sar.Spec)
-	w.Header().Set("Content-Type", "application/json")
-	if apiErr != nil {
-		st := apiErr.Status()
-		st.Kind, st.APIVersion = "Status", "v1"
-		// Retry-After travels in the Status only: client-go would act on the
-		// header itself, sleeping, before the authorizer sees the error.
-		w.WriteHeader(int(st.Code))
-		_ = json.NewEncoder(w).Encode(st)
-		return
-	}
-	sar.Status = status
-	sar.APIVersion, sar.Kind = "authorization.k8s.io/v1", "SubjectAccessReview"
-	_ = json.NewEncoder(w).Encode(&sar)
+// allowAll answers every review with an allow.
+func allowAll(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
+	return authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: "allowed by test"}, nil
 }
 
-// setAnswer replaces how reviews are answered.
-func (s *sarServer) setAnswer(answer func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, *apierrors.StatusError)) {
-	s.mu.Lock()
-	s.answer = answer
-	s.mu.Unlock()
+// restConfig returns a client configuration for s with Kubernetes' delegated
+// authorization limits (200 QPS, burst 400).
+func restConfig(s *fakekube.Server) *rest.Config {
+	c := s.RestConfig()
+	c.QPS, c.Burst = 200, 400
+	return c
 }
 
-// hold makes every answer wait until the returned function is called, or the
-// test ends.
-func (s *sarServer) hold(t testing.TB) (release func()) {
-	gate := make(chan struct{})
-	s.mu.Lock()
-	s.gate = gate
-	s.mu.Unlock()
-	var once sync.Once
-	release = func() { once.Do(func() { close(gate) }) }
-	t.Cleanup(release) // runs before the server closes
-	return release
-}
-
-func (s *sarServer) received() []authorizationv1.SubjectAccessReviewSpec {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]authorizationv1.SubjectAccessReviewSpec(nil), s.specs...)
-}
-
-func (s *sarServer) receivedBodies() [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([][]byte(nil), s.bodies...)
-}
-
-// restConfig returns a client configuration trusting the server's certificate.
-func (s *sarServer) restConfig() *rest.Config {
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
-	return &rest.Config{Host: s.URL, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM}, QPS: 200, Burst: 400}
-}
-
-// client returns our SubjectAccessReview client for the server.
-func (s *sarServer) client(t testing.TB) authorizationv1client.SubjectAccessReviewInterface {
-	c, err := authz.NewClient(s.restConfig(), authz.ClientOptions{})
+// sarClient returns our SubjectAccessReview client for s.
+func sarClient(t testing.TB, s *fakekube.Server) authorizationv1client.SubjectAccessReviewInterface {
+	c, err := authz.NewClient(restConfig(s), authz.ClientOptions{})
 	require.NoError(t, err)
 	return c
 }

@@ -2,16 +2,13 @@ package bench
 
 import (
 	"context"
-	"encoding/pem"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,52 +20,35 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/options"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/internal/fakekube"
 	"github.com/aggauth/aggauth/middleware"
 )
 
-// authzSARServer is an HTTPS (HTTP/2) SubjectAccessReview endpoint that allows
-// everything after latency and counts the reviews it receives.
-type authzSARServer struct {
-	*httptest.Server
-	reviews atomic.Int64
-}
-
-func authzNewSARServer(b *testing.B, latency time.Duration) *authzSARServer {
-	s := &authzSARServer{}
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var sar authorizationv1.SubjectAccessReview
-		if _, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, &sar); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.reviews.Add(1)
-		time.Sleep(latency) // kube-apiserver's round trip
-		sar.Status = authorizationv1.SubjectAccessReviewStatus{Allowed: true}
-		sar.APIVersion, sar.Kind = "authorization.k8s.io/v1", "SubjectAccessReview"
-		w.Header().Set("Content-Type", "application/json")
-		_ = scheme.Codecs.LegacyCodec(authorizationv1.SchemeGroupVersion).Encode(&sar, w)
-	}))
-	s.EnableHTTP2 = true
-	s.StartTLS()
+// authzNewSARServer starts a fake kube-apiserver that allows every review
+// after latency and counts the reviews it receives.
+func authzNewSARServer(b *testing.B, latency time.Duration) *fakekube.Server {
+	s, err := fakekube.Start(fakekube.Options{
+		Latency: latency, DiscardReviews: true,
+		Authorize: func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
+			return authorizationv1.SubjectAccessReviewStatus{Allowed: true}, nil
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Cleanup(s.Close)
 	return s
 }
 
 // authzRestConfig is a client configuration for s with Kubernetes' delegated
 // authorization limits (200 QPS, burst 400, 10 s timeout) for both implementations.
-func (s *authzSARServer) authzRestConfig() *rest.Config {
-	return &rest.Config{
-		Host:            s.URL,
-		TLSClientConfig: rest.TLSClientConfig{CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})},
-		QPS:             authz.DefaultClientQPS, Burst: authz.DefaultClientBurst, Timeout: authz.DefaultClientTimeout,
-	}
+func authzRestConfig(s *fakekube.Server) *rest.Config {
+	c := s.RestConfig()
+	c.QPS, c.Burst, c.Timeout = authz.DefaultClientQPS, authz.DefaultClientBurst, authz.DefaultClientTimeout
+	return c
 }
 
 // authzImpls builds both authorizers against s: ours, and Kubernetes'
@@ -76,8 +56,8 @@ func (s *authzSARServer) authzRestConfig() *rest.Config {
 // (options.DelegatingAuthorizationOptions.ApplyTo: the union of the
 // always-allow groups, the always-allow paths and the webhook authorizer,
 // with its client's limits), from a kubeconfig for s.
-func authzImpls(b *testing.B, s *authzSARServer) (ours *authz.Authorizer, kube authorizer.Authorizer) {
-	ourClient, err := authz.NewClient(s.authzRestConfig(), authz.ClientOptions{})
+func authzImpls(b *testing.B, s *fakekube.Server) (ours *authz.Authorizer, kube authorizer.Authorizer) {
+	ourClient, err := authz.NewClient(authzRestConfig(s), authz.ClientOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,27 +66,15 @@ func authzImpls(b *testing.B, s *authzSARServer) (ours *authz.Authorizer, kube a
 		b.Fatal(err)
 	}
 	opts := options.NewDelegatingAuthorizationOptions()
-	opts.RemoteKubeConfigFile = s.kubeconfig(b)
+	opts.RemoteKubeConfigFile = filepath.Join(b.TempDir(), "kubeconfig")
+	if err := s.WriteKubeconfig(opts.RemoteKubeConfigFile); err != nil {
+		b.Fatal(err)
+	}
 	var info server.AuthorizationInfo
 	if err := opts.ApplyTo(&info); err != nil {
 		b.Fatal(err)
 	}
 	return ours, info.Authorizer
-}
-
-// kubeconfig writes a kubeconfig for s and returns its path.
-func (s *authzSARServer) kubeconfig(b *testing.B) string {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["sar"] = &clientcmdapi.Cluster{Server: s.URL,
-		CertificateAuthorityData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})}
-	cfg.AuthInfos["sar"] = &clientcmdapi.AuthInfo{}
-	cfg.Contexts["sar"] = &clientcmdapi.Context{Cluster: "sar", AuthInfo: "sar"}
-	cfg.CurrentContext = "sar"
-	path := filepath.Join(b.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		b.Fatal(err)
-	}
-	return path
 }
 
 // authzAttrs is what kube-apiserver forwards for "kubectl get pod": a user with
@@ -179,7 +147,7 @@ func BenchmarkSARStorm(b *testing.B) {
 				close(start)
 				wg.Wait()
 			}
-			b.ReportMetric(float64(s.reviews.Load())/float64(b.N), "sars/op")
+			b.ReportMetric(float64(s.SARCounts().Received)/float64(b.N), "sars/op")
 		})
 	}
 }

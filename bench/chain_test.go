@@ -55,7 +55,7 @@ func BenchmarkChain(b *testing.B) {
 				if w.Code != c.Status {
 					b.Fatalf("warm-up: got status %d; want %d", w.Code, c.Status)
 				}
-				sars := env.SAR.Reviews()
+				sars := env.SAR.SARCounts().Received
 				b.ReportAllocs()
 				for b.Loop() {
 					reset()
@@ -65,7 +65,7 @@ func BenchmarkChain(b *testing.B) {
 						b.Fatalf("got status %d; want %d", w.Code, c.Status)
 					}
 				}
-				if moved := env.SAR.Reviews() - sars; moved != 0 {
+				if moved := env.SAR.SARCounts().Received - sars; moved != 0 {
 					b.Fatalf("the SubjectAccessReview server got %d reviews during the timed loop; want 0", moved)
 				}
 			})
@@ -126,7 +126,7 @@ func BenchmarkChainNewGoroutine(b *testing.B) {
 			req, reset := env.NewRequest(c)
 			w := fixture.NewDiscard()
 			h.ServeHTTP(w, req) // warm the caches
-			sars := env.SAR.Reviews()
+			sars := env.SAR.SARCounts().Received
 			done := make(chan struct{})
 			serve := func() {
 				h.ServeHTTP(w, req)
@@ -142,7 +142,7 @@ func BenchmarkChainNewGoroutine(b *testing.B) {
 					b.Fatalf("got status %d; want %d", w.Code, c.Status)
 				}
 			}
-			if moved := env.SAR.Reviews() - sars; moved != 0 {
+			if moved := env.SAR.SARCounts().Received - sars; moved != 0 {
 				b.Fatalf("the SubjectAccessReview server got %d reviews during the timed loop; want 0", moved)
 			}
 		})

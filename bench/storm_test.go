@@ -19,6 +19,7 @@ import (
 
 	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/bench/load/fixture"
+	"github.com/aggauth/aggauth/internal/fakekube"
 )
 
 // The storm: stormUsers distinct users send stormRepeats identical requests
@@ -50,11 +51,11 @@ func BenchmarkStorm(b *testing.B) {
 	attrs := stormAttributes()
 	for _, impl := range []struct {
 		name  string
-		build func(*testing.B, *authzSARServer) authorizer.UnconditionalAuthorizer
+		build func(*testing.B, *fakekube.Server) authorizer.UnconditionalAuthorizer
 	}{{"aggauth", stormAggauth}, {"kubernetes", stormKubernetes}} {
 		b.Run("impl="+impl.name, func(b *testing.B) {
 			var lat []time.Duration
-			before := s.reviews.Load()
+			before := s.SARCounts().Received
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
@@ -62,7 +63,7 @@ func BenchmarkStorm(b *testing.B) {
 				b.StartTimer()
 				lat = append(lat, stormRun(b, a, attrs)...)
 			}
-			b.ReportMetric(float64(s.reviews.Load()-before)/float64(b.N), "sars/op")
+			b.ReportMetric(float64(s.SARCounts().Received-before)/float64(b.N), "sars/op")
 			slices.Sort(lat)
 			b.ReportMetric(stormPercentile(lat, 0.50), "p50-ms")
 			b.ReportMetric(stormPercentile(lat, 0.99), "p99-ms")
@@ -110,8 +111,8 @@ func stormAttributes() []*authorizer.AttributesRecord {
 	return attrs
 }
 
-func stormAggauth(b *testing.B, s *authzSARServer) authorizer.UnconditionalAuthorizer {
-	client, err := authz.NewClient(s.authzRestConfig(), authz.ClientOptions{})
+func stormAggauth(b *testing.B, s *fakekube.Server) authorizer.UnconditionalAuthorizer {
+	client, err := authz.NewClient(authzRestConfig(s), authz.ClientOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -122,8 +123,8 @@ func stormAggauth(b *testing.B, s *authzSARServer) authorizer.UnconditionalAutho
 	return a
 }
 
-func stormKubernetes(b *testing.B, s *authzSARServer) authorizer.UnconditionalAuthorizer {
-	client, err := authorizationv1client.NewForConfig(s.authzRestConfig())
+func stormKubernetes(b *testing.B, s *fakekube.Server) authorizer.UnconditionalAuthorizer {
+	client, err := authorizationv1client.NewForConfig(authzRestConfig(s))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,16 +2,11 @@ package bench
 
 import (
 	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,58 +14,42 @@ import (
 	"k8s.io/apiserver/pkg/apis/apiserver"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
-	"k8s.io/client-go/kubernetes/scheme"
 	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/aggauth/aggauth/authn"
+	"github.com/aggauth/aggauth/internal/fakekube"
 )
 
-// tokenServer is an HTTPS (HTTP/2) TokenReview endpoint that authenticates
-// every token as Prometheus' service account after latency, and counts the
-// reviews it receives.
-type tokenServer struct {
-	*httptest.Server
-	reviews atomic.Int64
-}
-
-func newTokenServer(b *testing.B, latency time.Duration) *tokenServer {
-	s := &tokenServer{}
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var tr authenticationv1.TokenReview
-		if _, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, &tr); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.reviews.Add(1)
-		time.Sleep(latency) // kube-apiserver's round trip
-		tr.Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{
-			Username: "system:serviceaccount:monitoring:prometheus", UID: "3f6c2a8e-0b1d-4c5e-9f7a-2d4b6c8e0a1f",
-			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:monitoring", "system:authenticated"},
-			Extra: map[string]authenticationv1.ExtraValue{
-				"authentication.kubernetes.io/pod-name": {"prometheus-0"},
-				"authentication.kubernetes.io/pod-uid":  {"8a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"},
-			}}}
-		tr.APIVersion, tr.Kind = "authentication.k8s.io/v1", "TokenReview"
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(w).Encode(&tr)
-	}))
-	s.EnableHTTP2 = true
-	s.StartTLS()
+// newTokenServer starts a fake kube-apiserver that authenticates every token
+// as Prometheus' service account after latency, and counts the reviews it
+// receives.
+func newTokenServer(b *testing.B, latency time.Duration) *fakekube.Server {
+	s, err := fakekube.Start(fakekube.Options{
+		Latency: latency, DiscardReviews: true,
+		Authenticate: func(authenticationv1.TokenReviewSpec) (authenticationv1.TokenReviewStatus, error) {
+			return authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{
+				Username: "system:serviceaccount:monitoring:prometheus", UID: "3f6c2a8e-0b1d-4c5e-9f7a-2d4b6c8e0a1f",
+				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:monitoring", "system:authenticated"},
+				Extra: map[string]authenticationv1.ExtraValue{
+					"authentication.kubernetes.io/pod-name": {"prometheus-0"},
+					"authentication.kubernetes.io/pod-uid":  {"8a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"},
+				}}}, nil
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Cleanup(s.Close)
 	return s
 }
 
-// restConfig has the client limits of Kubernetes' delegated authentication
-// (200 QPS, burst 400, 10 s timeout) for both implementations.
-func (s *tokenServer) restConfig() *rest.Config {
-	return &rest.Config{
-		Host:            s.URL,
-		TLSClientConfig: rest.TLSClientConfig{CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})},
-		QPS:             authn.DefaultTokenClientQPS, Burst: authn.DefaultTokenClientBurst, Timeout: authn.DefaultTokenClientTimeout,
-	}
+// tokenRestConfig has the client limits of Kubernetes' delegated
+// authentication (200 QPS, burst 400, 10 s timeout) for both implementations.
+func tokenRestConfig(s *fakekube.Server) *rest.Config {
+	c := s.RestConfig()
+	c.QPS, c.Burst, c.Timeout = authn.DefaultTokenClientQPS, authn.DefaultTokenClientBurst, authn.DefaultTokenClientTimeout
+	return c
 }
 
 // tokenImpls builds both authenticators against s, as an extension apiserver
@@ -79,9 +58,9 @@ func (s *tokenServer) restConfig() *rest.Config {
 // (bearertoken in front of the cached webhook token authenticator, in the
 // union and the AuthenticatedGroupAdder). Both cache for an hour, so that a
 // long run never misses.
-func tokenImpls(b *testing.B, s *tokenServer) map[string]authenticator.Request {
+func tokenImpls(b *testing.B, s *fakekube.Server) map[string]authenticator.Request {
 	backoff := authn.DefaultTokenRetryBackoff()
-	client, err := authn.NewTokenReviewClient(s.restConfig(), authn.TokenReviewClientOptions{})
+	client, err := authn.NewTokenReviewClient(tokenRestConfig(s), authn.TokenReviewClientOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -93,7 +72,7 @@ func tokenImpls(b *testing.B, s *tokenServer) map[string]authenticator.Request {
 	if err != nil {
 		b.Fatal(err)
 	}
-	kubeClient, err := authenticationv1client.NewForConfig(s.restConfig())
+	kubeClient, err := authenticationv1client.NewForConfig(tokenRestConfig(s))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -141,7 +120,7 @@ func BenchmarkAuthnToken(b *testing.B) {
 	}
 }
 
-func benchmarkAuthnToken(b *testing.B, name string, auth authenticator.Request, token string, s *tokenServer) {
+func benchmarkAuthnToken(b *testing.B, name string, auth authenticator.Request, token string, s *fakekube.Server) {
 	authorization := []string{"Bearer " + token}
 	{
 		b.Run(name, func(b *testing.B) {
@@ -155,12 +134,12 @@ func benchmarkAuthnToken(b *testing.B, name string, auth authenticator.Request, 
 				}
 			}
 			check() // the review
-			before := s.reviews.Load()
+			before := s.TokenReviewCounts().Received
 			b.ReportAllocs()
 			for b.Loop() {
 				check()
 			}
-			if n := s.reviews.Load() - before; n != 0 {
+			if n := s.TokenReviewCounts().Received - before; n != 0 {
 				b.Fatalf("%d reviews during a warm run", n)
 			}
 		})
@@ -197,7 +176,7 @@ func BenchmarkTokenStorm(b *testing.B) {
 				close(start)
 				wg.Wait()
 			}
-			b.ReportMetric(float64(s.reviews.Load())/float64(b.N), "reviews/op")
+			b.ReportMetric(float64(s.TokenReviewCounts().Received)/float64(b.N), "reviews/op")
 		})
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 )
 
 // Discovery serves the discovery and OpenAPI documents of the declared API.
@@ -155,7 +154,7 @@ func (d *Discovery) serveDocument(w http.ResponseWriter, r *http.Request, doc *d
 		d.media.writeStatus(w, r, notFound())
 		return
 	}
-	d.media.serve(w, r, doc, negotiation.DefaultEndpointRestrictions, noCache)
+	d.media.serve(w, r, doc, defaultRestrictions{}, noCache)
 }
 
 // serveAPIs answers GET /apis as kube-apiserver's
@@ -163,20 +162,20 @@ func (d *Discovery) serveDocument(w http.ResponseWriter, r *http.Request, doc *d
 // asks for it and no clause before it is served, else the APIGroupList.
 func (d *Discovery) serveAPIs(w http.ResponseWriter, r *http.Request) {
 	// An empty Accept header negotiates JSON without checking restrictions.
-	if opts, _, _, ok := d.media.negotiate(r, aggregatedRestrictions{}); ok && opts.Convert != nil {
+	if opts, _, _, ok := d.media.negotiate(r, aggregatedRestrictions{}); ok && opts.convert != nil {
 		// aggregated.ServeHTTPWithETag sets Cache-Control: public.
 		d.media.serve(w, r, d.aggregated, aggregatedRestrictions{}, "public")
 		return
 	}
-	d.media.serve(w, r, d.apis, negotiation.DefaultEndpointRestrictions, noCache)
+	d.media.serve(w, r, d.apis, defaultRestrictions{}, noCache)
 }
 
 // aggregatedRestrictions is aggregated.DiscoveryEndpointRestrictions: only
 // the conversion to the aggregated discovery list is allowed.
 type aggregatedRestrictions struct{}
 
-func (aggregatedRestrictions) AllowsMediaTypeTransform(_, _ string, gvk *schema.GroupVersionKind) bool {
+func (aggregatedRestrictions) allowsMediaTypeTransform(_, _ string, gvk *schema.GroupVersionKind) bool {
 	return gvk != nil && *gvk == aggregatedGVK
 }
-func (aggregatedRestrictions) AllowsServerVersion(string) bool  { return false }
-func (aggregatedRestrictions) AllowsStreamSchema(s string) bool { return s == "watch" }
+func (aggregatedRestrictions) allowsServerVersion(string) bool  { return false }
+func (aggregatedRestrictions) allowsStreamSchema(s string) bool { return s == "watch" }

@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 )
 
 // media holds the serializers discovery documents are written with: those of
@@ -32,7 +31,7 @@ func newMedia() (*media, error) {
 	}
 	m := &media{codecs: serializer.NewCodecFactory(scheme)}
 	m.infos = m.codecs.SupportedMediaTypes()
-	m.supported, _ = negotiation.MediaTypesForSerializer(m.codecs)
+	m.supported = mediaTypes(m.infos)
 	return m, nil
 }
 
@@ -71,17 +70,17 @@ func (m *media) newDocument(obj runtime.Object, etagOf any) (*document, error) {
 // negotiate picks the media type for r, as
 // k8s.io/apiserver/pkg/endpoints/handlers/negotiation.NegotiateOutputMediaType
 // does: the index in m.infos and whether to pretty-print.
-func (m *media) negotiate(r *http.Request, restrictions negotiation.EndpointRestrictions) (opts negotiation.MediaTypeOptions, index int, pretty, ok bool) {
-	opts, ok = negotiation.NegotiateMediaTypeOptions(r.Header.Get("Accept"), m.infos, restrictions)
+func (m *media) negotiate(r *http.Request, restrictions endpointRestrictions) (opts mediaTypeOptions, index int, pretty, ok bool) {
+	opts, ok = negotiateMediaType(r.Header.Get("Accept"), m.infos, restrictions)
 	if !ok {
 		return opts, 0, false, false
 	}
 	for i := range m.infos {
-		if m.infos[i].MediaType == opts.Accepted.MediaType {
+		if m.infos[i].MediaType == opts.accepted.MediaType {
 			index = i
 		}
 	}
-	pretty = (opts.Pretty || prettyPrint(r)) && opts.Accepted.PrettySerializer != nil
+	pretty = (opts.pretty || prettyPrint(r)) && opts.accepted.PrettySerializer != nil
 	return opts, index, pretty, true
 }
 
@@ -100,10 +99,10 @@ func prettyPrint(r *http.Request) bool {
 
 // serve writes doc in the media type r asks for, with its ETag, or 304 when
 // r's If-None-Match has it, or a 406 Status when no media type suits.
-func (m *media) serve(w http.ResponseWriter, r *http.Request, doc *document, restrictions negotiation.EndpointRestrictions, cacheControl string) {
+func (m *media) serve(w http.ResponseWriter, r *http.Request, doc *document, restrictions endpointRestrictions, cacheControl string) {
 	_, i, pretty, ok := m.negotiate(r, restrictions)
 	if !ok {
-		writeRawJSON(w, m.notAcceptable())
+		writeRawJSON(w, notAcceptable(m.supported))
 		return
 	}
 	h := w.Header()

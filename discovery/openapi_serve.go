@@ -13,8 +13,6 @@ import (
 	openapi_v2 "github.com/google/gnostic-models/openapiv2"
 	"github.com/munnerz/goautoneg"
 	"google.golang.org/protobuf/proto"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 	"k8s.io/kube-openapi/pkg/handler3"
 	"k8s.io/kube-openapi/pkg/openapiconv"
 	"k8s.io/kube-openapi/pkg/validation/spec"
@@ -183,5 +181,5 @@ func (d *Discovery) serveOpenAPI(w http.ResponseWriter, r *http.Request, doc *op
 		}
 	}
 	accepted := []string{"application/json", "application/" + protoTypes[1]}
-	writeRawJSON(w, statusOf(negotiation.NewNotAcceptableError(accepted).(apierrors.APIStatus)))
+	writeRawJSON(w, notAcceptable(accepted))
 }

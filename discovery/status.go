@@ -8,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 )
 
 // noCache is the Cache-Control kube-apiserver's WithCacheControl filter sets
@@ -24,11 +23,6 @@ func notFound() *metav1.Status {
 // methodNotAllowed is its Status for a method without a route.
 func methodNotAllowed() *metav1.Status {
 	return statusOf(apierrors.NewGenericServerResponse(http.StatusMethodNotAllowed, "", schema.GroupResource{}, "", "", 0, false))
-}
-
-// notAcceptable is negotiation's 406 Status, which lists the media types.
-func (m *media) notAcceptable() *metav1.Status {
-	return statusOf(negotiation.NewNotAcceptableError(m.supported).(apierrors.APIStatus))
 }
 
 // statusOf completes err's Status as responsewriters.ErrorToAPIStatus does.
@@ -48,7 +42,7 @@ func statusOf(err apierrors.APIStatus) *metav1.Status {
 // writeStatus writes status in the media type r asks for, as
 // responsewriters.ErrorNegotiated does: indented JSON when none suits.
 func (m *media) writeStatus(w http.ResponseWriter, r *http.Request, status *metav1.Status) {
-	_, i, pretty, ok := m.negotiate(r, negotiation.DefaultEndpointRestrictions)
+	_, i, pretty, ok := m.negotiate(r, defaultRestrictions{})
 	if !ok {
 		writeRawJSON(w, status)
 		return

@@ -21,6 +21,7 @@ import (
 
 	"github.com/aggauth/aggauth/e2e/cluster"
 	"github.com/aggauth/aggauth/e2e/internal/demoapi"
+	"github.com/aggauth/aggauth/internal/testutil"
 )
 
 // pollInterval is how often a condition is checked again.
@@ -60,14 +61,11 @@ type reply struct {
 	body   []byte
 }
 
-// status decodes the body as a metav1.Status; the test fails if it is not one.
+// status decodes the body as a metav1.Status (kind Status, apiVersion v1,
+// the HTTP status as its code); the test fails if it is not one.
 func (r *reply) status(t *testing.T) *metav1.Status {
 	t.Helper()
-	var s metav1.Status
-	require.NoError(t, json.Unmarshal(r.body, &s), "body %s", r.body)
-	require.Equal(t, "Status", s.Kind, "body %s", r.body)
-	require.Equal(t, "v1", s.APIVersion, "body %s", r.body)
-	require.Equal(t, int32(r.code), s.Code, "the Status's code is the HTTP status")
+	s := testutil.Status(t, r.code, r.header, r.body)
 	return &s
 }
 

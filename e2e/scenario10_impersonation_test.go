@@ -57,8 +57,8 @@ func TestScenario10Impersonation(t *testing.T) {
 func directKubeconfig(t *testing.T, srv *demoapi.Server, u *cluster.User) string {
 	t.Helper()
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["extension"] = &clientcmdapi.Cluster{Server: srv.URL(), CertificateAuthorityData: srv.CA.CertPEM}
-	cfg.AuthInfos[u.Name] = &clientcmdapi.AuthInfo{ClientCertificateData: u.Cert.CertPEM, ClientKeyData: u.Cert.KeyPEM}
+	cfg.Clusters["extension"] = &clientcmdapi.Cluster{Server: srv.URL(), CertificateAuthorityData: srv.CA.PEM()}
+	cfg.AuthInfos[u.Name] = &clientcmdapi.AuthInfo{ClientCertificateData: u.Cert.PEM(), ClientKeyData: u.Cert.KeyPEM()}
 	cfg.Contexts["extension"] = &clientcmdapi.Context{Cluster: "extension", AuthInfo: u.Name}
 	cfg.CurrentContext = "extension"
 	path := filepath.Join(t.TempDir(), u.Name+"-direct.kubeconfig")

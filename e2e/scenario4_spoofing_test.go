@@ -11,6 +11,7 @@ import (
 
 	"github.com/aggauth/aggauth/e2e/cluster"
 	"github.com/aggauth/aggauth/e2e/internal/demoapi"
+	"github.com/aggauth/aggauth/internal/testpki"
 )
 
 // The identity every spoofing request claims in its headers: a cluster
@@ -46,17 +47,14 @@ func TestScenario4Spoofing(t *testing.T) {
 	})
 
 	t.Run("front-proxy CA, CN not allowed: 401", func(t *testing.T) {
-		impostor, err := c.FrontProxyCA().Issue(cluster.CertSpec{CommonName: "impostor"})
-		require.NoError(t, err)
-		unauthorized(t, srv.HTTPClient(impostor.TLS), spoofedUser, spoofedGroup)
+		impostor := c.FrontProxyCA().Issue(testpki.Spec{CommonName: "impostor"})
+		unauthorized(t, srv.HTTPClient(impostor.TLSCertificate()), spoofedUser, spoofedGroup)
 	})
 
 	t.Run("allowed CN from another CA: 401", func(t *testing.T) {
-		other, err := cluster.NewCA("not-the-front-proxy-ca", cluster.ECDSAP256)
-		require.NoError(t, err)
-		forged, err := other.Issue(cluster.CertSpec{CommonName: cluster.FrontProxyClientCN})
-		require.NoError(t, err)
-		unauthorized(t, srv.HTTPClient(forged.TLS), spoofedUser, spoofedGroup)
+		other := testpki.NewCA("not-the-front-proxy-ca", testpki.ECDSA)
+		forged := other.Issue(testpki.Spec{CommonName: cluster.FrontProxyClientCN})
+		unauthorized(t, srv.HTTPClient(forged.TLSCertificate()), spoofedUser, spoofedGroup)
 	})
 
 	t.Run("front-proxy certificate without a user header: 401", func(t *testing.T) {
@@ -66,7 +64,7 @@ func TestScenario4Spoofing(t *testing.T) {
 	t.Run("user certificate: authenticated as its user, with RBAC", func(t *testing.T) {
 		mallory := newUser(t, c, "mallory")
 		grantWidgets(ctx, t, c, ns, "scenario4-mallory", mallory.Name, "create")
-		client := srv.HTTPClient(mallory.Cert.TLS)
+		client := srv.HTTPClient(mallory.Cert.TLSCertificate())
 		defer client.CloseIdleConnections()
 		r := mustSend(ctx, t, client, http.MethodPost, list, demoapi.Widget(ns, "spoofed", "red").Object, spoofedUser, spoofedGroup)
 		require.Equal(t, http.StatusCreated, r.code, "%s", r)
@@ -81,7 +79,7 @@ func TestScenario4Spoofing(t *testing.T) {
 
 	t.Run("user certificate: authenticated as its user, without RBAC", func(t *testing.T) {
 		oscar := newUser(t, c, "oscar")
-		client := srv.HTTPClient(oscar.Cert.TLS)
+		client := srv.HTTPClient(oscar.Cert.TLSCertificate())
 		defer client.CloseIdleConnections()
 		r := mustSend(ctx, t, client, http.MethodGet, list, nil, spoofedUser, spoofedGroup)
 		require.Equal(t, http.StatusForbidden, r.code, "%s", r)

@@ -44,7 +44,7 @@ func TestScenario6FrontProxyRotation(t *testing.T) {
 	}
 
 	oldProxy := c.FrontProxyClient()
-	oldClient := srv.HTTPClient(oldProxy.TLS) // kept alive across the rotation
+	oldClient := srv.HTTPClient(oldProxy.TLSCertificate()) // kept alive across the rotation
 	t.Cleanup(oldClient.CloseIdleConnections)
 	code, err := get(ctx, oldClient)
 	require.NoError(t, err)
@@ -53,7 +53,7 @@ func TestScenario6FrontProxyRotation(t *testing.T) {
 	start := time.Now()
 	require.NoError(t, c.RestartAPIServer(ctx, cluster.RestartOptions{RotateFrontProxy: true, KeepOldFrontProxyCA: true}))
 	t.Logf("kube-apiserver restarted with a new front-proxy CA in %s", time.Since(start).Round(time.Millisecond))
-	require.NotEqual(t, oldProxy.CertPEM, c.FrontProxyClient().CertPEM)
+	require.NotEqual(t, oldProxy.PEM(), c.FrontProxyClient().PEM())
 	newClient := proxyClient(t, e) // the new front-proxy certificate
 
 	t.Run("both CAs published: both certificates accepted", func(t *testing.T) {

@@ -51,8 +51,8 @@ func TestSmoke(t *testing.T) {
 		for k, v := range want {
 			assert.JSONEq(t, v, cm.Data[k], "key %s", k)
 		}
-		assert.Contains(t, cm.Data["requestheader-client-ca-file"], strings.TrimSpace(string(c.FrontProxyCA().CertPEM)))
-		assert.Contains(t, cm.Data["client-ca-file"], strings.TrimSpace(string(c.CA().CertPEM)))
+		assert.Contains(t, cm.Data["requestheader-client-ca-file"], strings.TrimSpace(string(c.FrontProxyCA().PEM())))
+		assert.Contains(t, cm.Data["client-ca-file"], strings.TrimSpace(string(c.CA().PEM())))
 	})
 
 	rec := &recorder{}
@@ -111,7 +111,7 @@ func TestSmoke(t *testing.T) {
 		require.NoError(t, c.RestartAPIServer(ctx, cluster.RestartOptions{RotateFrontProxy: true}))
 		ca, err := c.RequestHeaderCA(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, strings.TrimSpace(string(c.FrontProxyCA().CertPEM)), strings.TrimSpace(string(ca)),
+		assert.Equal(t, strings.TrimSpace(string(c.FrontProxyCA().PEM())), strings.TrimSpace(string(ca)),
 			"the ConfigMap holds the new front-proxy CA alone")
 		assert.Error(t, verifyFrontProxy(c, []*x509.Certificate{old.Cert}), "the old proxy certificate does not chain to the new CA")
 		require.NoError(t, ext.WaitAvailable(ctx))

@@ -7,17 +7,11 @@ package hostile
 // Union and the SubjectAccessReview Authorizer, and Kubernetes' filters doing
 // the same job (WithRequestInfo, WithAuthentication with the delegating
 // authenticators, WithAuthorization with the webhook authorizer). Both ask the
-// same fake kube-apiserver, sarServer.
+// same fake kube-apiserver (newSARServer, package fakekube).
 
 import (
-	"encoding/json"
-	"encoding/pem"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +33,7 @@ import (
 
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/internal/fakekube"
 	"github.com/aggauth/aggauth/middleware"
 )
 
@@ -51,9 +46,9 @@ type impl struct {
 
 // chainOptions configure both implementations alike.
 type chainOptions struct {
-	sar    *sarServer    // kube-apiserver; nil: allow every authenticated request
-	authz  authz.Options // aggauth's; its TTLs are also the webhook authorizer's
-	logger *slog.Logger  // aggauth's chain logger; default: discard
+	sar    *fakekube.Server // kube-apiserver; nil: allow every authenticated request
+	authz  authz.Options    // aggauth's; its TTLs are also the webhook authorizer's
+	logger *slog.Logger     // aggauth's chain logger; default: discard
 }
 
 var discard = slog.New(slog.DiscardHandler)
@@ -73,7 +68,7 @@ func newAggauth(t testing.TB, p *pki, o chainOptions) *impl {
 	im := &impl{name: "aggauth"}
 	var az authorizer.UnconditionalAuthorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
 	if o.sar != nil {
-		client, err := authz.NewClient(o.sar.restConfig(), authz.ClientOptions{})
+		client, err := authz.NewClient(restConfig(o.sar), authz.ClientOptions{})
 		require.NoError(t, err)
 		if o.authz.Logger == nil {
 			o.authz.Logger = discard
@@ -119,7 +114,7 @@ func newKubernetes(t testing.TB, p *pki, o chainOptions) *impl {
 	require.NoError(t, err)
 	var az authorizer.UnconditionalAuthorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
 	if o.sar != nil {
-		client, err := authorizationv1client.NewForConfig(o.sar.restConfig())
+		client, err := authorizationv1client.NewForConfig(restConfig(o.sar))
 		require.NoError(t, err)
 		allow, deny := orDefault(o.authz.AllowTTL, authz.DefaultAllowTTL), orDefault(o.authz.DenyTTL, authz.DefaultDenyTTL)
 		az, err = webhook.NewFromInterface(client, allow, deny, *webhook.DefaultRetryBackoff(),
@@ -139,92 +134,30 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// sarServer stands in for kube-apiserver: an HTTPS (HTTP/2) endpoint answering
-// SubjectAccessReviews with decide, after latency, or holding every answer
-// while held. It counts the reviews received and those whose client went away
-// before the answer.
-type sarServer struct {
-	*httptest.Server
-	latency             time.Duration
-	decide              atomic.Pointer[func(authorizationv1.SubjectAccessReviewSpec) bool]
-	gate                atomic.Pointer[chan struct{}]
-	received, cancelled atomic.Int64
-}
-
-func newSARServer(t testing.TB, latency time.Duration, decide func(authorizationv1.SubjectAccessReviewSpec) bool) *sarServer {
-	s := &sarServer{latency: latency}
-	s.decide.Store(&decide)
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.EnableHTTP2 = true
-	// kube-apiserver's --http2-max-streams-per-connection default: one
-	// connection carries every review in flight, as in a cluster.
-	s.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
-	s.StartTLS()
+// newSARServer starts the fake kube-apiserver both implementations ask: it
+// answers SubjectAccessReviews with decide after latency (or holds them while
+// held), over HTTP/2 with kube-apiserver's 1,000 streams per connection
+// (--http2-max-streams-per-connection), so that one connection carries every
+// review in flight, as in a cluster. It keeps no review, only the counts.
+func newSARServer(t testing.TB, latency time.Duration, decide func(authorizationv1.SubjectAccessReviewSpec) bool) *fakekube.Server {
+	s, err := fakekube.Start(fakekube.Options{
+		Latency: latency, MaxConcurrentStreams: 1000, DiscardReviews: true,
+		Authorize: func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
+			allowed := decide(spec)
+			return authorizationv1.SubjectAccessReviewStatus{Allowed: allowed, Denied: !allowed, Reason: "hostile suite"}, nil
+		},
+	})
+	require.NoError(t, err)
 	t.Cleanup(s.Close)
 	return s
 }
 
 func allowAll(authorizationv1.SubjectAccessReviewSpec) bool { return true }
 
-// hold makes every answer wait until release is called (at the latest when the
-// test ends, before the server closes).
-func (s *sarServer) hold(t testing.TB) (release func()) {
-	gate := make(chan struct{})
-	s.gate.Store(&gate)
-	var once sync.Once
-	release = func() {
-		once.Do(func() {
-			s.gate.Store(nil)
-			close(gate)
-		})
-	}
-	t.Cleanup(release)
-	return release
-}
-
-func (s *sarServer) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return
-	}
-	var sar authorizationv1.SubjectAccessReview
-	if _, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, &sar); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	s.received.Add(1)
-	var wait <-chan struct{}
-	if g := s.gate.Load(); g != nil {
-		wait = *g
-	}
-	var delay <-chan time.Time
-	if wait == nil && s.latency > 0 {
-		timer := time.NewTimer(s.latency)
-		defer timer.Stop()
-		delay = timer.C
-	}
-	if wait != nil || delay != nil {
-		select {
-		case <-wait:
-		case <-delay:
-		case <-r.Context().Done():
-			s.cancelled.Add(1)
-			return
-		}
-	}
-	allowed := (*s.decide.Load())(sar.Spec)
-	sar.Status = authorizationv1.SubjectAccessReviewStatus{Allowed: allowed, Denied: !allowed, Reason: "hostile suite"}
-	sar.APIVersion, sar.Kind = "authorization.k8s.io/v1", "SubjectAccessReview"
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(&sar)
-}
-
 // restConfig is the client configuration both implementations get, with
 // Kubernetes' delegated authorization limits (200 QPS, burst 400, 10 s).
-func (s *sarServer) restConfig() *rest.Config {
-	return &rest.Config{
-		Host:            s.URL,
-		TLSClientConfig: rest.TLSClientConfig{CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})},
-		QPS:             authz.DefaultClientQPS, Burst: authz.DefaultClientBurst, Timeout: authz.DefaultClientTimeout,
-	}
+func restConfig(s *fakekube.Server) *rest.Config {
+	c := s.RestConfig()
+	c.QPS, c.Burst, c.Timeout = authz.DefaultClientQPS, authz.DefaultClientBurst, authz.DefaultClientTimeout
+	return c
 }

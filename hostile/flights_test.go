@@ -63,12 +63,12 @@ func TestAbandonedReviewsStop(t *testing.T) {
 			require.Equal(t, http.StatusOK, code)
 			tr.CloseIdleConnections()
 			s.waitClosed(t, 5*time.Second)
-			release := sar.hold(t)
+			release := sar.Hold()
 			base := runtime.NumGoroutine()
 			ign := goleak.IgnoreCurrent()
 
 			var abandoned, refused, answered atomic.Int64
-			before := sar.received.Load()
+			before := sar.SARCounts().Received
 			run(abandonRequests, abandonWorkers, func(i int) {
 				ctx, cancel := context.WithTimeout(context.Background(), abandonAfter)
 				defer cancel()
@@ -96,7 +96,7 @@ func TestAbandonedReviewsStop(t *testing.T) {
 			release()
 			lines[im.name] = fmt.Sprintf("%s: %d abandoned, %d refused 429, %d answered; kube-apiserver received %d reviews, "+
 				"saw %d cancelled; %d goroutines over baseline and %d reviews in flight after %v",
-				im.name, abandoned.Load(), refused.Load(), answered.Load(), sar.received.Load()-before, sar.cancelled.Load(),
+				im.name, abandoned.Load(), refused.Load(), answered.Load(), sar.SARCounts().Received-before, sar.SARCounts().Cancelled,
 				extra, flights, took.Round(time.Millisecond))
 			if im.name == "aggauth" && !settled {
 				t.Errorf("within %v of the last abandonment: got %d goroutines over baseline (want at most %d) and %d reviews in flight (want 0); %v",
@@ -147,7 +147,7 @@ func TestLegitimateRequestDuringFlood(t *testing.T) {
 				})
 			}
 			// Wait until the flood has spent the client's burst of 400 reviews.
-			require.True(t, poll(10*time.Second, func() bool { return sar.received.Load() >= 500 }), "the flood did not start")
+			require.True(t, poll(10*time.Second, func() bool { return sar.SARCounts().Received >= 500 }), "the flood did not start")
 
 			var lat []time.Duration
 			var codes []int

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/aggauth/aggauth/admission"
+	"github.com/aggauth/aggauth/internal/testutil"
 	"github.com/aggauth/aggauth/middleware"
 )
 
@@ -80,8 +81,8 @@ func admitDo(t *testing.T, srv *httptest.Server, method, path string) admitRespo
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	out := admitResponse{code: resp.StatusCode, body: string(body), header: resp.Header}
-	if resp.Header.Get("Content-Type") == "application/json" {
-		require.NoError(t, json.Unmarshal(body, &out.status))
+	if resp.StatusCode >= http.StatusBadRequest {
+		out.status = testutil.Status(t, resp.StatusCode, resp.Header, body)
 	}
 	return out
 }
@@ -175,7 +176,7 @@ func TestAdmitWithoutRequestInfo(t *testing.T) {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(method, "/apis/example.com/v1/namespaces/ns1/widgets", nil))
 			assert.Equal(t, http.StatusInternalServerError, rec.Code)
-			st := admitDecodeStatus(t, rec.Body.Bytes())
+			st := testutil.RecordedStatus(t, rec)
 			assert.Equal(t, metav1.StatusReasonInternalError, st.Reason)
 			assert.Equal(t, "Internal error occurred: admission: no RequestInfo in the request context; "+
 				"the RequestAttributes step must run before admission", st.Message)
@@ -311,13 +312,6 @@ var schemaNamespaces = schema.GroupResource{Resource: "namespaces"}
 
 func admitNamespace(name string, phase corev1.NamespacePhase) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NamespaceStatus{Phase: phase}}
-}
-
-func admitDecodeStatus(t *testing.T, body []byte) *metav1.Status {
-	t.Helper()
-	var st metav1.Status
-	require.NoError(t, json.Unmarshal(body, &st))
-	return &st
 }
 
 // admitMessage returns the message of a Status body, or "" for any other body.

@@ -2,7 +2,6 @@ package middleware_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/apiserver/pkg/endpoints/request"
 
+	"github.com/aggauth/aggauth/internal/testutil"
 	"github.com/aggauth/aggauth/middleware"
 	"github.com/aggauth/aggauth/requestinfo"
 )
@@ -46,16 +46,6 @@ func (s *seen) handler() http.Handler {
 
 func withUser(r *http.Request, u user.Info) *http.Request {
 	return r.WithContext(request.WithUser(r.Context(), u))
-}
-
-func decodeStatus(t *testing.T, rec *httptest.ResponseRecorder) metav1.Status {
-	t.Helper()
-	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
-	var st metav1.Status
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &st))
-	assert.Equal(t, "Status", st.Kind)
-	assert.Equal(t, int32(rec.Code), st.Code)
-	return st
 }
 
 func TestRequestAttributes(t *testing.T) {
@@ -104,7 +94,7 @@ func TestRequestAttributesUnresolvable(t *testing.T) {
 	requestAttributes(s.handler()).ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/watch", nil))
 	assert.False(t, s.called)
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
-	st := decodeStatus(t, rec)
+	st := testutil.RecordedStatus(t, rec)
 	assert.Equal(t, metav1.StatusReasonBadRequest, st.Reason)
 	assert.Contains(t, st.Message, "unable to determine kind and namespace")
 }
@@ -159,7 +149,7 @@ func TestRequestAttributesCanonicalPath(t *testing.T) {
 			require.Equal(t, tt.wantCode, rec.Code, rec.Body.String())
 			if tt.wantCode != 204 {
 				assert.False(t, s.called)
-				assert.Equal(t, metav1.StatusReasonBadRequest, decodeStatus(t, rec).Reason)
+				assert.Equal(t, metav1.StatusReasonBadRequest, testutil.RecordedStatus(t, rec).Reason)
 				return
 			}
 			assert.Empty(t, raw, "RawPath is cleared")

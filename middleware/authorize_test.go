@@ -2,7 +2,6 @@ package middleware_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/internal/testutil"
 	"github.com/aggauth/aggauth/middleware"
 )
 
@@ -120,7 +120,7 @@ func TestAuthorize(t *testing.T) {
 					continue
 				}
 				assert.False(t, s.called, "a refused request must not reach the handler")
-				st := decodeStatus(t, rec)
+				st := testutil.RecordedStatus(t, rec)
 				assert.Equal(t, tt.wantMessage, st.Message)
 				assert.Equal(t, tt.wantDetails, st.Details)
 				assert.Equal(t, tt.wantRetryAfter, rec.Header().Get("Retry-After"))
@@ -145,10 +145,7 @@ func TestAuthorizeForbiddenMatchesKubernetes(t *testing.T) {
 			filters.WithRequestInfo(filters.WithAuthorization(http.NotFoundHandler(), deny, testCodecs), kubeResolver).ServeHTTP(kube, req)
 
 			require.Equal(t, kube.Code, ours.Code)
-			var want, got metav1.Status
-			require.NoError(t, json.Unmarshal(kube.Body.Bytes(), &want))
-			require.NoError(t, json.Unmarshal(ours.Body.Bytes(), &got))
-			assert.Equal(t, want, got)
+			assert.Equal(t, testutil.RecordedStatus(t, kube), testutil.RecordedStatus(t, ours))
 		})
 	}
 }
@@ -161,7 +158,7 @@ func TestAuthorizeWithoutUser(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
 	assert.False(t, s.called)
 	assert.Zero(t, a.calls)
-	decodeStatus(t, rec)
+	testutil.RecordedStatus(t, rec)
 }
 
 // TestAuthorizeUsesTheCurrentUser runs RequestAttributes before the user is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,50 +17,47 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/client-go/rest"
 
 	"github.com/aggauth/aggauth/admission"
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/internal/fakekube"
 	"github.com/aggauth/aggauth/internal/testpki"
+	"github.com/aggauth/aggauth/internal/testutil"
 	"github.com/aggauth/aggauth/middleware"
 )
 
-// sarServer answers SubjectAccessReviews: alice may get, list and create
-// widgets in any namespace; nothing else is allowed. It counts the reviews.
-func sarServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var sar authorizationv1.SubjectAccessReview
-		if err := json.NewDecoder(r.Body).Decode(&sar); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		n.Add(1)
-		ra := sar.Spec.ResourceAttributes
-		sar.Status.Allowed = sar.Spec.User == "alice" && ra != nil && ra.Resource == "widgets" &&
-			(ra.Verb == "get" || ra.Verb == "list" || ra.Verb == "create")
-		if !sar.Status.Allowed {
-			sar.Status.Reason = "no RBAC rule matched"
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(&sar)
-	}))
+// sarServer starts a fake kube-apiserver whose SubjectAccessReviews allow
+// alice to get, list and create widgets in any namespace, and nothing else.
+func sarServer(t *testing.T) *fakekube.Server {
+	srv, err := fakekube.Start(fakekube.Options{
+		DiscardReviews: true,
+		Authorize: func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
+			var st authorizationv1.SubjectAccessReviewStatus
+			ra := spec.ResourceAttributes
+			st.Allowed = spec.User == "alice" && ra != nil && ra.Resource == "widgets" &&
+				(ra.Verb == "get" || ra.Verb == "list" || ra.Verb == "create")
+			if !st.Allowed {
+				st.Reason = "no RBAC rule matched"
+			}
+			return st, nil
+		},
+	})
+	require.NoError(t, err)
 	t.Cleanup(srv.Close)
-	return srv, &n
+	return srv
 }
 
 type chainFixture struct {
 	*authnFixture
 	handler http.Handler
-	sars    *atomic.Int64
+	kube    *fakekube.Server
 	seen    atomic.Pointer[string]
 }
 
 func newChainFixture(t *testing.T) *chainFixture {
 	f := &chainFixture{authnFixture: newAuthnFixture(t, false)}
-	srv, n := sarServer(t)
-	f.sars = n
-	sar, err := authz.NewClient(&rest.Config{Host: srv.URL}, authz.ClientOptions{})
+	f.kube = sarServer(t)
+	sar, err := authz.NewClient(f.kube.RestConfig(), authz.ClientOptions{})
 	require.NoError(t, err)
 	az, err := authz.New(sar, authz.Options{})
 	require.NoError(t, err)
@@ -164,8 +160,7 @@ func TestChain(t *testing.T) {
 			if tt.wantCode != 200 || strings.HasSuffix(tt.path, "z") {
 				assert.Nil(t, f.seen.Load(), "the handler must not run")
 				if tt.wantCode != 200 {
-					var st metav1.Status
-					require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &st))
+					st := testutil.RecordedStatus(t, rec)
 					assert.Equal(t, int32(tt.wantCode), st.Code)
 				}
 				return
@@ -176,12 +171,12 @@ func TestChain(t *testing.T) {
 	}
 
 	// The decisions were cached: the same requests again send no review.
-	before := f.sars.Load()
+	before := f.kube.SARCounts().Received
 	req := httptest.NewRequest("GET", "/apis/demo.aggauth.io/v1/namespaces/default/widgets", nil)
 	req.Header.Set("X-Remote-User", "alice")
 	req.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{f.proxy.Cert}}
 	rec := httptest.NewRecorder()
 	f.handler.ServeHTTP(rec, req)
 	require.Equal(t, 200, rec.Code)
-	assert.Equal(t, before, f.sars.Load(), "a cached decision must not send a review")
+	assert.Equal(t, before, f.kube.SARCounts().Received, "a cached decision must not send a review")
 }

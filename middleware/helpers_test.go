@@ -1,7 +1,6 @@
 package middleware_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -37,6 +36,3 @@ func admit(t testing.TB, check admission.Interface) func(http.Handler) http.Hand
 	require.NoError(t, err)
 	return st.Handler
 }
-
-// jsonUnmarshal decodes a Status body.
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/filters"
@@ -21,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/internal/testutil"
 	"github.com/aggauth/aggauth/middleware"
 )
 
@@ -247,7 +247,7 @@ func TestImpersonation(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, rec.Code)
 		require.NotNil(t, seen)
 		assert.Equal(t, "bob", seen.GetUser().GetName())
-		assert.Contains(t, decodeStatus(t, rec).Message, `User "bob" cannot list resource "widgets"`)
+		assert.Contains(t, testutil.RecordedStatus(t, rec).Message, `User "bob" cannot list resource "widgets"`)
 	})
 }
 
@@ -271,9 +271,7 @@ func TestForbiddenMatchesKubernetes(t *testing.T) {
 				continue
 			}
 			require.Equal(t, theirs.Code, ours.Code, target)
-			var want, got metav1.Status
-			require.NoError(t, jsonUnmarshal(theirs.Body.Bytes(), &want))
-			require.NoError(t, jsonUnmarshal(ours.Body.Bytes(), &got))
+			want, got := testutil.RecordedStatus(t, theirs), testutil.RecordedStatus(t, ours)
 			assert.Equal(t, want.Message, got.Message, method+" "+target)
 			assert.Equal(t, want.Details, got.Details, method+" "+target)
 		}

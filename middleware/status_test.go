@@ -1,18 +1,17 @@
 package middleware_test
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/aggauth/aggauth/internal/testutil"
 	"github.com/aggauth/aggauth/middleware"
 )
 
@@ -41,10 +40,7 @@ func TestWriteStatus(t *testing.T) {
 			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 			assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"))
 			assert.Equal(t, tt.wantRetry, rec.Header().Get("Retry-After"))
-			var st metav1.Status
-			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &st))
-			assert.Equal(t, "Status", st.Kind)
-			assert.Equal(t, "v1", st.APIVersion)
+			st := testutil.RecordedStatus(t, rec) // kind Status, apiVersion v1, code rec.Code
 			assert.Equal(t, metav1.StatusFailure, st.Status)
 			assert.Equal(t, int32(tt.wantCode), st.Code)
 			assert.Equal(t, tt.wantReason, st.Reason)

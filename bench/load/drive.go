@@ -134,10 +134,10 @@ func (t *target) close() {
 // round drives t for d and adds what it achieved, with the process's CPU time
 // and the reviews the SubjectAccessReview server received meanwhile.
 func (t *target) round(env *fixture.Env, streams int, d time.Duration) {
-	sars, cpu := env.SAR.Reviews(), cpuTime()
+	sars, cpu := env.SAR.SARCounts().Received, cpuTime()
 	r := t.driver.drive(streams, d, true)
 	t.cpu += cpuTime() - cpu
-	t.sars += env.SAR.Reviews() - sars
+	t.sars += env.SAR.SARCounts().Received - sars
 	t.requests += r.requests
 	t.elapsed += r.elapsed
 	t.latencies = append(t.latencies, r.latencies...)

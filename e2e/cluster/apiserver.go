@@ -141,13 +141,13 @@ func (c *Cluster) RestartAPIServer(ctx context.Context, opts RestartOptions) err
 	if !opts.RotateFrontProxy {
 		return nil
 	}
-	newCA := c.FrontProxyCA().CertPEM
+	caPEM := c.FrontProxyCA().PEM()
 	err := waitFor(ctx, c.opts.ReadyTimeout, nil, "the new front-proxy CA in the authentication ConfigMap", func(ctx context.Context) error {
 		got, err := c.RequestHeaderCA(ctx)
 		if err != nil {
 			return err
 		}
-		if !bytes.Contains(got, bytes.TrimSpace(newCA)) {
+		if !bytes.Contains(got, bytes.TrimSpace(caPEM)) {
 			return errors.New("not there yet")
 		}
 		return nil
@@ -172,7 +172,7 @@ func (c *Cluster) RequestHeaderCA(ctx context.Context) ([]byte, error) {
 // CAs to that key (until they expire); removing a rotated-out CA is an
 // operator's step.
 func (c *Cluster) PruneRequestHeaderCA(ctx context.Context) error {
-	ca := string(c.FrontProxyCA().CertPEM)
+	ca := string(c.FrontProxyCA().PEM())
 	cms := c.Client().CoreV1().ConfigMaps(AuthConfigMapNamespace)
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cm, err := cms.Get(ctx, AuthConfigMapName, metav1.GetOptions{})

@@ -77,7 +77,7 @@ func (e *Extension) apiService() *unstructured.Unstructured {
 	if e.Options.InsecureSkipTLSVerify {
 		spec["insecureSkipTLSVerify"] = true
 	} else {
-		spec["caBundle"] = base64.StdEncoding.EncodeToString(e.CA.CertPEM)
+		spec["caBundle"] = base64.StdEncoding.EncodeToString(e.CA.PEM())
 	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apiregistration.k8s.io/v1",
@@ -139,7 +139,7 @@ func (e *Extension) Listen() (net.Listener, error) {
 // front-proxy certificate is the job of the code under test.
 func (e *Extension) ServerTLSConfig() *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{e.Serving.TLS},
+		Certificates: []tls.Certificate{e.Serving.TLSCertificate()},
 		ClientAuth:   tls.RequestClientCert,
 		NextProtos:   []string{"h2", "http/1.1"},
 		MinVersion:   tls.VersionTLS12,
@@ -173,7 +173,7 @@ func (e *Extension) HTTPClient(certs ...tls.Certificate) *http.Client {
 // as the aggregator does: presenting the cluster's current front-proxy client
 // certificate. Set the X-Remote-* headers on each request.
 func (e *Extension) ProxyClient() *http.Client {
-	return e.HTTPClient(e.cluster.FrontProxyClient().TLS)
+	return e.HTTPClient(e.cluster.FrontProxyClient().TLSCertificate())
 }
 
 // Unregister deletes the APIService and the Service; the rest stays.

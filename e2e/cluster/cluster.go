@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aggauth/aggauth/internal/testpki"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -25,8 +26,8 @@ type Options struct {
 	// ReadyTimeout bounds each wait for a component to become ready. Default 2 minutes.
 	ReadyTimeout time.Duration
 	// FrontProxyKey is the key type of the front-proxy CA and client certificate,
-	// also after a rotation. Default ECDSAP256.
-	FrontProxyKey KeyType
+	// also after a rotation. Default ECDSA (P-256).
+	FrontProxyKey testpki.KeyType
 	// RequestHeaderUIDHeaders, when set, is passed as --requestheader-uid-headers.
 	// Default: not passed (the ConfigMap then has no requestheader-uid-headers).
 	RequestHeaderUIDHeaders []string
@@ -48,7 +49,7 @@ type Cluster struct {
 	dir     string // work directory, removed by Stop
 	bins    binaries
 	ports   ports
-	ca      *CA // cluster CA: serving certificate and user client certificates
+	ca      *testpki.Cert // cluster CA: serving certificate and user client certificates
 	etcd    *Process
 	admin   *User
 	dynamic dynamic.Interface
@@ -159,7 +160,7 @@ func (c *Cluster) Host() string { return fmt.Sprintf("https://127.0.0.1:%d", c.p
 
 // CA is the cluster CA: it signs kube-apiserver's serving certificate and the
 // user client certificates (--client-ca-file).
-func (c *Cluster) CA() *CA { return c.ca }
+func (c *Cluster) CA() *testpki.Cert { return c.ca }
 
 // Admin is the cluster administrator, user "admin" in group system:masters.
 func (c *Cluster) Admin() *User { return c.admin }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"github.com/aggauth/aggauth/internal/testpki"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -47,10 +47,10 @@ type Extension struct {
 	// Port is the loopback port the extension must listen on.
 	Port int
 	// CA signs Serving; the APIService's caBundle.
-	CA *CA
+	CA *testpki.Cert
 	// Serving is the serving certificate: SANs <name>.<namespace>.svc,
 	// localhost and 127.0.0.1.
-	Serving *Pair
+	Serving *testpki.Cert
 	// CertFile, KeyFile and CAFile are Serving and CA on disk.
 	CertFile, KeyFile, CAFile string
 	// Identity is the extension's own identity, the service account
@@ -139,24 +139,15 @@ func (e *Extension) Start(path string, extra ...string) (*Process, error) {
 }
 
 func (e *Extension) writeServingCert() error {
-	ca, err := NewCA("aggauth-e2e-extension-ca", ECDSAP256)
-	if err != nil {
-		return err
-	}
-	serving, err := ca.Issue(CertSpec{
-		CommonName: e.ServiceHost(),
-		DNSNames:   []string{e.ServiceHost(), "localhost"},
-		IPs:        []net.IP{net.IPv4(127, 0, 0, 1)},
-	})
-	if err != nil {
-		return err
-	}
+	ca := newCA("aggauth-e2e-extension-ca", testpki.ECDSA)
+	serving := issue(ca, servingSpec(e.ServiceHost(), e.ServiceHost(), "localhost"))
 	e.CA, e.Serving = ca, serving
+	var err error
 	if e.CertFile, e.KeyFile, err = serving.WriteFiles(e.Dir(), "serving"); err != nil {
 		return err
 	}
 	e.CAFile = filepath.Join(e.Dir(), "ca.crt")
-	return os.WriteFile(e.CAFile, ca.CertPEM, 0o600)
+	return os.WriteFile(e.CAFile, ca.PEM(), 0o600)
 }
 
 func (c *Cluster) ensureNamespace(ctx context.Context, name string) error {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/aggauth/aggauth/internal/testpki"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -25,7 +26,7 @@ type User struct {
 	Name   string
 	Groups []string
 	// Cert is the client certificate; nil for a token user.
-	Cert *Pair
+	Cert *testpki.Cert
 	// Kubeconfig is the path of a kubeconfig for this user alone.
 	Kubeconfig string
 	// Config and Client act as this user.
@@ -40,11 +41,8 @@ func (c *Cluster) User(name string, groups ...string) (*User, error) {
 }
 
 func (c *Cluster) newUser(name string, groups []string) (*User, error) {
-	cert, err := c.ca.Issue(CertSpec{CommonName: name, Organizations: groups})
-	if err != nil {
-		return nil, err
-	}
-	auth := &clientcmdapi.AuthInfo{ClientCertificateData: cert.CertPEM, ClientKeyData: cert.KeyPEM}
+	cert := issue(c.ca, testpki.Spec{CommonName: name, Organizations: groups})
+	auth := &clientcmdapi.AuthInfo{ClientCertificateData: cert.PEM(), ClientKeyData: cert.KeyPEM()}
 	u, err := c.userFor(name, auth)
 	if err != nil {
 		return nil, err
@@ -62,7 +60,7 @@ func (c *Cluster) userFor(name string, auth *clientcmdapi.AuthInfo) (*User, erro
 	cfg := &rest.Config{
 		Host: c.Host(),
 		TLSClientConfig: rest.TLSClientConfig{
-			CAData:   c.ca.CertPEM,
+			CAData:   c.ca.PEM(),
 			CertData: auth.ClientCertificateData,
 			KeyData:  auth.ClientKeyData,
 		},
@@ -81,7 +79,7 @@ func (c *Cluster) userFor(name string, auth *clientcmdapi.AuthInfo) (*User, erro
 // file named after the user that no other user of this cluster has.
 func (c *Cluster) writeKubeconfig(name string, auth *clientcmdapi.AuthInfo) (string, error) {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["aggauth-e2e"] = &clientcmdapi.Cluster{Server: c.Host(), CertificateAuthorityData: c.ca.CertPEM}
+	cfg.Clusters["aggauth-e2e"] = &clientcmdapi.Cluster{Server: c.Host(), CertificateAuthorityData: c.ca.PEM()}
 	cfg.AuthInfos[name] = auth
 	cfg.Contexts["aggauth-e2e"] = &clientcmdapi.Context{Cluster: "aggauth-e2e", AuthInfo: name}
 	cfg.CurrentContext = "aggauth-e2e"

@@ -99,8 +99,14 @@ func writeObject(w http.ResponseWriter, code int, o any) {
 	_, _ = w.Write(body)
 }
 
-func writeError(w http.ResponseWriter, err *apierrors.StatusError) {
-	st := err.Status()
+func writeError(w http.ResponseWriter, err *apierrors.StatusError) { writeStatus(w, err.Status()) }
+
+// writeStatus writes st as kube-apiserver writes an API error: a Status, as
+// JSON, with its code (500 when it has none).
+func writeStatus(w http.ResponseWriter, st metav1.Status) {
 	st.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}
+	if st.Code == 0 {
+		st.Code = http.StatusInternalServerError
+	}
 	writeObject(w, int(st.Code), &st)
 }

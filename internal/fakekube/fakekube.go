@@ -1,21 +1,25 @@
-// Package fakekube is a kube-apiserver stand-in for tests of extension
-// servers: over HTTPS it serves what aggauth reads from the cluster (the
-// ConfigMap kube-system/extension-apiserver-authentication, namespaces, with
-// get, list and watch) and answers SubjectAccessReviews (allowing everything
-// unless told otherwise), keeping them for the test to inspect, and TokenReviews
-// (authenticating no token unless told otherwise). It checks a bearer token, which
-// the kubeconfig it writes carries.
+// Package fakekube is a kube-apiserver stand-in for tests and benchmarks of
+// extension servers: over HTTPS (HTTP/2) it serves what aggauth reads from the
+// cluster (the ConfigMap kube-system/extension-apiserver-authentication,
+// namespaces, with get, list and watch) and answers SubjectAccessReviews
+// (allowing everything unless told otherwise) and TokenReviews
+// (authenticating no token unless told otherwise). It checks a bearer token,
+// which the kubeconfig it writes and the rest.Config it returns carry.
+//
+// A test controls the reviews: it replaces how they are answered (with a
+// status, a Status error or a raw body), delays them (Options.Latency) or
+// holds them until released (Hold), and reads what the server received: the
+// SubjectAccessReviews themselves and, for both kinds, the counts of reviews
+// received, in progress, most at once and cancelled by their client.
 package fakekube
 
 import (
 	"crypto/rand"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -25,7 +29,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/scheme"
 )
 
 // The authentication ConfigMap kube-apiserver publishes for extension servers.
@@ -37,10 +40,19 @@ const (
 // resourceVersion is the version of every object: nothing changes.
 const resourceVersion = "1"
 
+// AuthorizeFunc answers a SubjectAccessReview: its status, or an error the
+// server answers instead (see RawError).
+type AuthorizeFunc func(authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error)
+
+// AuthenticateFunc answers a TokenReview: its status, or an error the server
+// answers instead (see RawError).
+type AuthenticateFunc func(authenticationv1.TokenReviewSpec) (authenticationv1.TokenReviewStatus, error)
+
 // Options configures Start.
 type Options struct {
 	// FrontProxyCA is the PEM bundle published as requestheader-client-ca-file.
-	// Required.
+	// Default: none; the ConfigMap then has no requestheader-* keys, as
+	// kube-apiserver publishes it without --requestheader-client-ca-file.
 	FrontProxyCA []byte
 	// ClientCA is the PEM bundle published as client-ca-file. Default: none.
 	ClientCA []byte
@@ -50,10 +62,22 @@ type Options struct {
 	// Namespaces exist and are Active. Default: default and kube-system.
 	Namespaces []string
 	// Authorize answers each SubjectAccessReview. Default: allow everything.
-	Authorize func(authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus
+	// Server.SetAuthorize replaces it.
+	Authorize AuthorizeFunc
 	// Authenticate answers each TokenReview. Default: no token is
-	// authenticated.
-	Authenticate func(authenticationv1.TokenReviewSpec) authenticationv1.TokenReviewStatus
+	// authenticated. Server.SetAuthenticate replaces it.
+	Authenticate AuthenticateFunc
+	// Latency delays the answer to every review (SubjectAccessReview or
+	// TokenReview), as kube-apiserver's round trip; a review whose client goes
+	// away meanwhile is not answered, and counted as cancelled. Default 0.
+	Latency time.Duration
+	// MaxConcurrentStreams is the HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS the
+	// server announces. Default: Go's (250).
+	MaxConcurrentStreams int
+	// DiscardReviews keeps no SubjectAccessReview: Reviews and ReviewBodies
+	// stay empty and only the counts count, as benchmarks and load tests need.
+	// Default: every review is kept.
+	DiscardReviews bool
 }
 
 // Server is a running fake kube-apiserver.
@@ -62,39 +86,33 @@ type Server struct {
 	token      string
 	configMaps collection
 	namespaces collection
-	authorize  func(authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus
-	authent    func(authenticationv1.TokenReviewSpec) authenticationv1.TokenReviewStatus
+	latency    time.Duration
+	keep       bool // keep the SubjectAccessReviews
 	closing    chan struct{}
 	closeOnce  sync.Once
 
-	mu           sync.Mutex // guards reviews and tokenReviews
-	reviews      []authorizationv1.SubjectAccessReview
-	tokenReviews int
+	sars, tokenReviews counters
+
+	mu        sync.Mutex // guards the fields below
+	authorize AuthorizeFunc
+	authent   AuthenticateFunc
+	gate      chan struct{} // when set, reviews wait for it to close
+	reviews   []authorizationv1.SubjectAccessReview
+	bodies    [][]byte // the reviews as sent, by index in reviews
 }
 
 // Start starts a fake kube-apiserver on a loopback port. Close it when done.
 func Start(opts Options) (*Server, error) {
-	if len(opts.FrontProxyCA) == 0 {
-		return nil, errors.New("fakekube: Options.FrontProxyCA is required")
-	}
 	s := &Server{
 		token:      rand.Text(),
 		configMaps: configMaps(opts),
 		namespaces: namespaces(opts.Namespaces),
-		authorize:  opts.Authorize,
-		authent:    opts.Authenticate,
+		latency:    opts.Latency,
+		keep:       !opts.DiscardReviews,
 		closing:    make(chan struct{}),
 	}
-	if s.authent == nil {
-		s.authent = func(authenticationv1.TokenReviewSpec) authenticationv1.TokenReviewStatus {
-			return authenticationv1.TokenReviewStatus{}
-		}
-	}
-	if s.authorize == nil {
-		s.authorize = func(authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus {
-			return authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: "fakekube allows everything"}
-		}
-	}
+	s.SetAuthorize(opts.Authorize)
+	s.SetAuthenticate(opts.Authenticate)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/configmaps", s.configMaps.serveCollection(s))
 	mux.HandleFunc("GET /api/v1/namespaces/{namespace}/configmaps", s.configMaps.serveCollection(s))
@@ -108,6 +126,9 @@ func Start(opts Options) (*Server, error) {
 	})
 	s.srv = httptest.NewUnstartedServer(s.authenticate(mux))
 	s.srv.EnableHTTP2 = true
+	if opts.MaxConcurrentStreams > 0 {
+		s.srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: opts.MaxConcurrentStreams}
+	}
 	s.srv.StartTLS()
 	return s, nil
 }
@@ -119,19 +140,13 @@ func (s *Server) URL() string { return s.srv.URL }
 // credentials.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
 
-// Close ends open watches and stops the server. It is safe to call twice.
+// Close ends open watches and held or delayed reviews, unanswered, and stops
+// the server. It is safe to call twice.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		s.srv.Close()
 	})
-}
-
-// Reviews returns the SubjectAccessReviews received so far.
-func (s *Server) Reviews() []authorizationv1.SubjectAccessReview {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.reviews)
 }
 
 // authenticate refuses requests without the server's bearer token, as
@@ -146,63 +161,18 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// review answers a SubjectAccessReview, sent as JSON or protobuf, with
-// Options.Authorize, and records it.
-func (s *Server) review(w http.ResponseWriter, r *http.Request) {
-	var sar authorizationv1.SubjectAccessReview
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err == nil {
-		_, _, err = scheme.Codecs.UniversalDeserializer().Decode(body, nil, &sar)
-	}
-	if err != nil {
-		writeError(w, apierrors.NewBadRequest(err.Error()))
-		return
-	}
-	s.mu.Lock()
-	s.reviews = append(s.reviews, sar)
-	s.mu.Unlock()
-	sar.TypeMeta = metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SubjectAccessReview"}
-	sar.Status = s.authorize(sar.Spec)
-	writeObject(w, http.StatusCreated, &sar)
-}
-
-// TokenReviews returns the number of TokenReviews received so far.
-func (s *Server) TokenReviews() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tokenReviews
-}
-
-// tokenReview answers a TokenReview with Options.Authenticate and counts it.
-func (s *Server) tokenReview(w http.ResponseWriter, r *http.Request) {
-	var tr authenticationv1.TokenReview
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err == nil {
-		_, _, err = scheme.Codecs.UniversalDeserializer().Decode(body, nil, &tr)
-	}
-	if err != nil {
-		writeError(w, apierrors.NewBadRequest(err.Error()))
-		return
-	}
-	s.mu.Lock()
-	s.tokenReviews++
-	s.mu.Unlock()
-	tr.TypeMeta = metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"}
-	tr.Status = s.authent(tr.Spec)
-	writeObject(w, http.StatusCreated, &tr)
-}
-
 func configMaps(opts Options) collection {
 	allowed := opts.AllowedNames
 	if allowed == nil {
 		allowed = []string{"front-proxy-client"}
 	}
-	data := map[string]string{
-		"requestheader-client-ca-file":       string(opts.FrontProxyCA),
-		"requestheader-allowed-names":        jsonList(allowed),
-		"requestheader-username-headers":     `["X-Remote-User"]`,
-		"requestheader-group-headers":        `["X-Remote-Group"]`,
-		"requestheader-extra-headers-prefix": `["X-Remote-Extra-"]`,
+	data := map[string]string{}
+	if len(opts.FrontProxyCA) > 0 {
+		data["requestheader-client-ca-file"] = string(opts.FrontProxyCA)
+		data["requestheader-allowed-names"] = jsonList(allowed)
+		data["requestheader-username-headers"] = `["X-Remote-User"]`
+		data["requestheader-group-headers"] = `["X-Remote-Group"]`
+		data["requestheader-extra-headers-prefix"] = `["X-Remote-Extra-"]`
 	}
 	if len(opts.ClientCA) > 0 {
 		data["client-ca-file"] = string(opts.ClientCA)

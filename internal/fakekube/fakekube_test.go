@@ -2,7 +2,7 @@ package fakekube_test
 
 import (
 	"context"
-	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/aggauth/aggauth/internal/fakekube"
 	"github.com/aggauth/aggauth/internal/testpki"
+	"github.com/aggauth/aggauth/internal/testutil"
 )
 
 // start returns a fake and a client-go clientset configured from the
@@ -122,12 +123,22 @@ func TestBearerToken(t *testing.T) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	var st metav1.Status
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
-	assert.Equal(t, metav1.StatusReasonUnauthorized, st.Reason)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, metav1.StatusReasonUnauthorized, testutil.Status(t, resp.StatusCode, resp.Header, body).Reason)
 }
 
-func TestOptionsRequired(t *testing.T) {
-	_, err := fakekube.Start(fakekube.Options{})
-	assert.ErrorContains(t, err, "FrontProxyCA is required")
+// TestWithoutFrontProxyCA: without a front-proxy CA the ConfigMap has no
+// requestheader-* keys, as kube-apiserver publishes it without
+// --requestheader-client-ca-file.
+func TestWithoutFrontProxyCA(t *testing.T) {
+	ca := testpki.NewCA("client-ca", testpki.ECDSA)
+	s, err := fakekube.Start(fakekube.Options{ClientCA: ca.PEM()})
+	require.NoError(t, err)
+	defer s.Close()
+	client, err := kubernetes.NewForConfig(s.RestConfig())
+	require.NoError(t, err)
+	cm, err := client.CoreV1().ConfigMaps(fakekube.AuthConfigMapNamespace).Get(t.Context(), fakekube.AuthConfigMapName, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"client-ca-file": string(ca.PEM())}, cm.Data)
 }

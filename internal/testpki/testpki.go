@@ -1,5 +1,8 @@
-// Package testpki makes certificate authorities and certificates for tests and
-// benchmarks: ECDSA or RSA keys, any subject, usages and validity window.
+// Package testpki makes certificate authorities and certificates for the
+// tests and benchmarks of the library, the example and the end-to-end tests:
+// ECDSA or RSA keys, any subject, usages, subject alternative names and
+// validity window, in memory, as PEM or in files. It panics on failure: only
+// a broken random source can make it fail.
 package testpki
 
 import (
@@ -15,6 +18,8 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 )
@@ -63,11 +68,29 @@ func NewCA(cn string, key KeyType) *Cert {
 	return issue(Spec{CommonName: cn, Key: key, IsCA: true}, nil)
 }
 
+// SelfSigned returns a self-signed certificate described by s: a root CA when
+// s.IsCA is set (NewCA with the whole Spec).
+func SelfSigned(s Spec) *Cert { return issue(s, nil) }
+
 // Issue signs a certificate described by s with the CA c.
 func (c *Cert) Issue(s Spec) *Cert { return issue(s, c) }
 
+// Serving signs a serving certificate (extended key usage serverAuth) with the
+// CA c, for the hosts: IP addresses and DNS names.
+func (c *Cert) Serving(cn string, hosts ...string) *Cert {
+	s := Spec{CommonName: cn, ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			s.IPs = append(s.IPs, ip)
+		} else {
+			s.DNSNames = append(s.DNSNames, h)
+		}
+	}
+	return c.Issue(s)
+}
+
 func issue(s Spec, parent *Cert) *Cert {
-	key := newKey(s.Key)
+	key := NewKey(s.Key)
 	now := time.Now()
 	if s.NotBefore.IsZero() {
 		s.NotBefore = now.Add(-time.Hour)
@@ -112,7 +135,8 @@ func issue(s Spec, parent *Cert) *Cert {
 	return &Cert{Cert: cert, Key: key}
 }
 
-func newKey(t KeyType) crypto.Signer {
+// NewKey returns a new private key of type t.
+func NewKey(t KeyType) crypto.Signer {
 	var (
 		k   crypto.Signer
 		err error
@@ -134,12 +158,49 @@ func (c *Cert) PEM() []byte {
 }
 
 // KeyPEM returns the private key in PKCS#8 PEM form.
-func (c *Cert) KeyPEM() []byte {
-	der, err := x509.MarshalPKCS8PrivateKey(c.Key)
+func (c *Cert) KeyPEM() []byte { return PrivateKeyPEM(c.Key) }
+
+// PrivateKeyPEM returns key in PKCS#8 PEM form ("PRIVATE KEY").
+func PrivateKeyPEM(key crypto.Signer) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		panic("testpki: " + err.Error())
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// PublicKeyPEM returns the public half of key in PKIX PEM form ("PUBLIC
+// KEY"), as kube-apiserver's --service-account-key-file reads it.
+func PublicKeyPEM(key crypto.Signer) []byte {
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		panic("testpki: " + err.Error())
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// Pool returns a certificate pool holding only c.
+func (c *Cert) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(c.Cert)
+	return p
+}
+
+// WriteFiles writes the certificate and its key (PKCS#8), readable by the
+// owner only, as dir/base.crt and dir/base.key, creating dir if need be, and
+// returns their paths.
+func (c *Cert) WriteFiles(dir, base string) (certFile, keyFile string, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", err
+	}
+	certFile, keyFile = filepath.Join(dir, base+".crt"), filepath.Join(dir, base+".key")
+	if err := os.WriteFile(certFile, c.PEM(), 0o600); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(keyFile, c.KeyPEM(), 0o600); err != nil {
+		return "", "", err
+	}
+	return certFile, keyFile, nil
 }
 
 // TLSCertificate returns the certificate, followed by chain, for a tls.Config.

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aggauth/aggauth/example/internal/demo"
+	"github.com/aggauth/aggauth/internal/testutil"
 )
 
 // testPaths: the handler serves the path that was authorized. The chain
@@ -56,7 +57,7 @@ func (e *Env) testPaths(t *testing.T) {
 			t.Run(method+" "+path, func(t *testing.T) {
 				resp, body := e.Do(t, e.Proxy, method, path, alice, `{"metadata":{"name":"x"}}`)
 				require.Equal(t, http.StatusBadRequest, resp.StatusCode, "got %d %s; want 400", resp.StatusCode, body)
-				assert.Equal(t, metav1.StatusReasonBadRequest, decode[metav1.Status](t, body).Reason)
+				assert.Equal(t, metav1.StatusReasonBadRequest, testutil.Status(t, resp.StatusCode, resp.Header, body).Reason)
 			})
 		}
 	}
@@ -85,7 +86,7 @@ func (e *Env) testRedirects(t *testing.T) {
 			switch resp.StatusCode {
 			case http.StatusOK:
 			case http.StatusNotFound:
-				assert.Equal(t, metav1.StatusReasonNotFound, decode[metav1.Status](t, body).Reason, "a 404 Status")
+				assert.Equal(t, metav1.StatusReasonNotFound, testutil.Status(t, resp.StatusCode, resp.Header, body).Reason, "a 404 Status")
 			default:
 				t.Errorf("got %d %s; want 200 or a 404 Status, never a redirect", resp.StatusCode, body)
 			}

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aggauth/aggauth/example/internal/demo"
+	"github.com/aggauth/aggauth/internal/testutil"
 )
 
 // The selectors test's user, namespace and the one widget the user may read.
@@ -26,16 +27,16 @@ var restricted = identity(restrictedUser, []string{"system:authenticated"}, nil)
 // [alice-widget]} gives: RBAC matches resourceNames only when the review names
 // the object, which for a list means ?fieldSelector=metadata.name=alice-widget.
 // Everyone else may do everything.
-func authorize(spec authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus {
+func authorize(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
 	if spec.User != restrictedUser {
-		return authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: "fakekube allows everything"}
+		return authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: "fakekube allows everything"}, nil
 	}
 	ra := spec.ResourceAttributes
 	if ra != nil && ra.Group == demo.Group && ra.Resource == demo.Resource && ra.Subresource == "" &&
 		(ra.Verb == "get" || ra.Verb == "list") && ra.Name == aliceWidget {
-		return authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: `RBAC: allowed by RoleBinding "alice-widget-reader"`}
+		return authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: `RBAC: allowed by RoleBinding "alice-widget-reader"`}, nil
 	}
-	return authorizationv1.SubjectAccessReviewStatus{} // no opinion: 403
+	return authorizationv1.SubjectAccessReviewStatus{}, nil // no opinion: 403
 }
 
 // testSelectors: a list answers only what its selectors select, since the
@@ -77,7 +78,7 @@ func (e *Env) testSelectors(t *testing.T) {
 			resp, body := e.Do(t, e.Proxy, http.MethodGet, tt.path, tt.who, "")
 			require.Equal(t, tt.code, resp.StatusCode, "GET %s: got %d %s; want %d", tt.path, resp.StatusCode, body, tt.code)
 			if tt.reason != "" {
-				st := decode[metav1.Status](t, body)
+				st := testutil.Status(t, resp.StatusCode, resp.Header, body)
 				assert.Equal(t, tt.reason, st.Reason, "body %s", body)
 			}
 			if tt.want != nil {

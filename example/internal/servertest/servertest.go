@@ -21,8 +21,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/aggauth/aggauth/example/internal/pki"
 	"github.com/aggauth/aggauth/internal/fakekube"
+	"github.com/aggauth/aggauth/internal/testpki"
 )
 
 // RunFunc is an example server's entry point: it serves until ctx is done,
@@ -59,20 +59,16 @@ type Env struct {
 func Start(t *testing.T, run RunFunc) *Env {
 	t.Helper()
 	dir := t.TempDir()
-	frontProxyCA, err := pki.NewCA("front-proxy-ca")
-	require.NoError(t, err)
-	servingCA, err := pki.NewCA("serving-ca")
-	require.NoError(t, err)
-	otherCA, err := pki.NewCA("other-ca")
-	require.NoError(t, err)
+	frontProxyCA := testpki.NewCA("front-proxy-ca", testpki.ECDSA)
+	servingCA := testpki.NewCA("serving-ca", testpki.ECDSA)
+	otherCA := testpki.NewCA("other-ca", testpki.ECDSA)
 
-	serving, err := servingCA.Serving("widgets", "widgets.aggauth-demo.svc", "localhost", "127.0.0.1")
-	require.NoError(t, err)
+	serving := servingCA.Serving("widgets", "widgets.aggauth-demo.svc", "localhost", "127.0.0.1")
 	certFile, keyFile, err := serving.WriteFiles(dir, "serving")
 	require.NoError(t, err)
 
 	kube, err := fakekube.Start(fakekube.Options{
-		FrontProxyCA: frontProxyCA.CertPEM,
+		FrontProxyCA: frontProxyCA.PEM(),
 		Namespaces:   []string{"default", "kube-system", selectorsNamespace},
 		Authorize:    authorize,
 	})
@@ -174,15 +170,11 @@ func (e *Env) Do(t *testing.T, c *http.Client, method, path string, header http.
 // certificate with common name cn signed by ca (none when ca is nil), speaks
 // HTTP/2 when the server offers it and, like kube-apiserver's aggregator, does
 // not follow redirects.
-func client(t *testing.T, servingCA, ca *pki.CA, cn string) *http.Client {
+func client(t *testing.T, servingCA, ca *testpki.Cert, cn string) *http.Client {
 	t.Helper()
 	cfg := &tls.Config{RootCAs: servingCA.Pool(), MinVersion: tls.VersionTLS12}
 	if ca != nil {
-		pair, err := ca.Client(cn)
-		require.NoError(t, err)
-		cert, err := pair.TLSCertificate()
-		require.NoError(t, err)
-		cfg.Certificates = []tls.Certificate{cert}
+		cfg.Certificates = []tls.Certificate{ca.Issue(testpki.Spec{CommonName: cn}).TLSCertificate()}
 	}
 	return &http.Client{
 		Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true},

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aggauth/aggauth/example/internal/demo"
+	"github.com/aggauth/aggauth/internal/testutil"
 )
 
 // The identities the aggregator forwards: its own discovery probes, and a user.
@@ -82,7 +83,7 @@ func (e *Env) testAuthentication(t *testing.T) {
 			for _, path := range []string{demo.VersionPath, demo.VersionPath + "/namespaces/default/widgets", "/metrics"} {
 				resp, body := e.Do(t, tt.client, http.MethodGet, path, tt.header, "")
 				assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "GET %s: got %d %s; want 401", path, resp.StatusCode, body)
-				st := decode[metav1.Status](t, body)
+				st := testutil.Status(t, resp.StatusCode, resp.Header, body)
 				assert.Equal(t, metav1.StatusReasonUnauthorized, st.Reason, "GET %s", path)
 			}
 		})
