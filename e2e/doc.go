@@ -6,10 +6,11 @@
 // every run and runs as an extension apiserver configured only from the
 // cluster, registered with an APIService. One test per scenario of the
 // aggregation flow (TestScenario1APIServiceAvailable to
-// TestScenario8DiscoveryWithoutReviews) checks it from outside, as users and
+// TestScenario15TimeoutAndRollingRestart) checks it from outside, as users and
 // kube-apiserver see it; kube-apiserver's audit log says whom every
-// SubjectAccessReview the extension sent was about. TestSmoke checks the
-// control plane itself with a minimal extension.
+// SubjectAccessReview the extension sent was about, and the audit ID of every
+// widgets request. TestSmoke checks the control plane itself with a minimal
+// extension.
 //
 // Run them with `make -C e2e e2e` (or `make e2e` at the root).
 package e2e

@@ -16,11 +16,14 @@ func TestMain(m *testing.M) { cluster.Main(m) }
 
 // The scenarios of the example server, run against a real control plane:
 //
-//   - 1 to 5 and 8 share one control plane (sharedEnv); each uses users,
-//     namespaces and RBAC of its own, so that they do not depend on each other
-//     or on their order.
-//   - 6 (front-proxy CA rotation) and 7 (outage) restart or stop
-//     kube-apiserver, each on a control plane of its own (newEnv).
+//   - 1 to 5, 8, 10, 11, 13 and 14 share one control plane (sharedEnv);
+//     each uses users, namespaces and RBAC of its own, so that they do not
+//     depend on each other or on their order.
+//   - the others run on a control plane of their own (newEnv, newEnvOf):
+//     6 (front-proxy CA rotation) and 7 (outage) restart or stop
+//     kube-apiserver, 9 changes the authentication ConfigMap, 12 runs the
+//     gin example, 15 runs the example with serving flags of its own and
+//     restarts it.
 
 // scenarioTimeout bounds one scenario.
 const scenarioTimeout = 5 * time.Minute
@@ -32,10 +35,30 @@ type env struct {
 	srv *demoapi.Server
 }
 
-// clusterOptions records the SubjectAccessReviews in kube-apiserver's audit
-// log, so that tests can tell who the extension asked about.
+// auditPolicy records in kube-apiserver's audit log the SubjectAccessReviews
+// with their bodies (cluster.AuditSubjectAccessReviews: who the extension
+// asked about) and the metadata of the widgets requests kube-apiserver
+// proxies to the extension (their audit IDs), and nothing else.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: RequestResponse
+  resources:
+  - group: authorization.k8s.io
+    resources: ["subjectaccessreviews"]
+- level: Metadata
+  resources:
+  - group: ` + demoapi.Group + `
+    resources: ["` + demoapi.Resource + `"]
+- level: None
+`
+
+// clusterOptions records the SubjectAccessReviews and the widgets requests in
+// kube-apiserver's audit log (auditPolicy), so that tests can tell who the
+// extension asked about, and the audit ID of each request.
 func clusterOptions() cluster.Options {
-	return cluster.Options{AuditPolicy: cluster.AuditSubjectAccessReviews}
+	return cluster.Options{AuditPolicy: auditPolicy}
 }
 
 var examples sync.Map // router name -> *exampleBuild
@@ -117,14 +140,15 @@ func sharedEnv(t *testing.T) *env {
 // registered; it is stopped when the test ends.
 func newEnv(t *testing.T) *env { return newEnvOf(t, "nethttp") }
 
-// newEnvOf is newEnv with the example server of router.
-func newEnvOf(t *testing.T, router string) *env {
+// newEnvOf is newEnv with the example server of router, run with flags
+// besides the extension's own.
+func newEnvOf(t *testing.T, router string, flags ...string) *env {
 	t.Helper()
 	bin := exampleBinaryOf(t, router)
 	c := cluster.StartT(t, clusterOptions())
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
 	defer cancel()
-	srv, err := demoapi.Start(ctx, c, bin)
+	srv, err := demoapi.Start(ctx, c, bin, flags...)
 	if err != nil {
 		t.Fatalf("start the example server: %v", err)
 	}

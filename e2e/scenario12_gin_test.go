@@ -15,7 +15,9 @@ import (
 // from an extension into a 502 (--aggregator-reject-forwarding-redirect);
 // gin redirects a trailing slash by default. With redirects off, a path with
 // a trailing slash gets the server's own answer (a 404 Status), and the
-// routes work.
+// routes work. A handler that panics inside gin gets serving's 500
+// InternalError Status (the example has no gin.Recovery, which would answer
+// an empty 500 first).
 func TestScenario12GinBehindTheAggregator(t *testing.T) {
 	e := newEnvOf(t, "gin")
 	ctx := testContext(t)
@@ -32,4 +34,9 @@ func TestScenario12GinBehindTheAggregator(t *testing.T) {
 		assert.NotContains(t, strings.ToLower(errOut), "bad gateway", path)
 		assert.NotContains(t, errOut, "502", path)
 	}
+
+	errOut := kubectlFails(ctx, t, c, admin, "get", "widget", demoapi.PanicWidget, "-n", "default")
+	assert.Equal(t, "Error from server (InternalError): This request caused apiserver to panic. Look in the logs for details.", errOut)
+	out, _ = kubectl(ctx, t, c, admin, "get", "widgets", "-n", "default", "-o", "name")
+	assert.Empty(t, out, "served after the panic")
 }

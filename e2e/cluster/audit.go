@@ -29,9 +29,13 @@ rules:
 // AuditEvent is the part of a kube-apiserver audit event (audit.k8s.io/v1
 // Event) that tests read.
 type AuditEvent struct {
-	Stage string `json:"stage"`
-	Verb  string `json:"verb"`
-	User  struct {
+	// AuditID is the request's audit ID, which kube-apiserver also sends
+	// an aggregated apiserver (Audit-ID header) and its client.
+	AuditID    string `json:"auditID"`
+	Stage      string `json:"stage"`
+	RequestURI string `json:"requestURI"`
+	Verb       string `json:"verb"`
+	User       struct {
 		Username string   `json:"username"`
 		Groups   []string `json:"groups"`
 	} `json:"user"`

@@ -131,8 +131,15 @@ func (e *Extension) Args() []string {
 // Start runs the extension binary at path with Args followed by extra, its
 // log in the cluster's LogDir as <Name>.log.
 func (e *Extension) Start(path string, extra ...string) (*Process, error) {
+	return e.StartAs(e.Options.Name, path, extra...)
+}
+
+// StartAs is Start with the process and its log file named name (log
+// <name>.log): another process of the same extension, such as the new one of
+// a rolling restart.
+func (e *Extension) StartAs(name, path string, extra ...string) (*Process, error) {
 	return e.cluster.StartProcess(ProcessSpec{
-		Name: e.Options.Name,
+		Name: name,
 		Path: path,
 		Args: append(e.Args(), extra...),
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/aggauth/aggauth"
 	"github.com/aggauth/aggauth/example/internal/demo"
 	"github.com/aggauth/aggauth/example/internal/server"
+	"github.com/aggauth/aggauth/serving"
 )
 
 func main() {
@@ -29,17 +30,22 @@ func main() {
 }
 
 // run parses the command line, connects to the cluster and serves until ctx is
-// done.
+// done, then shuts down gracefully.
 func run(ctx context.Context, args []string) error {
 	cfg, err := server.ParseFlags("gin", args)
 	if err != nil {
 		return err
 	}
-	chain, err := aggauth.New(ctx, *cfg.Auth)
+	// The chain follows the cluster (the authentication ConfigMap, the
+	// namespaces) until the server has stopped serving, past ctx's end: it
+	// keeps serving for --shutdown-delay-duration and drains afterwards.
+	chainCtx, stopChain := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopChain()
+	chain, err := aggauth.New(chainCtx, *cfg.Auth)
 	if err != nil {
 		return err
 	}
-	metrics, err := server.Metrics(chain)
+	registry, metrics, err := server.Metrics(chain)
 	if err != nil {
 		return err
 	}
@@ -47,5 +53,13 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return server.Serve(ctx, cfg, chain, routes(chain, disc, demo.NewStore(), metrics))
+	srv, err := serving.New(*cfg.Serving, chain, routes(chain, disc, demo.NewStore(), metrics))
+	if err != nil {
+		return err
+	}
+	registry.MustRegister(srv.Collectors()...)
+	// Until ctx ends (SIGTERM), then the graceful shutdown: /readyz fails at
+	// once, everything is served for --shutdown-delay-duration, then the
+	// requests in flight finish within --request-timeout. nil once done.
+	return srv.Run(ctx)
 }

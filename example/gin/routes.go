@@ -11,6 +11,7 @@ import (
 	"github.com/aggauth/aggauth/discovery"
 	"github.com/aggauth/aggauth/example/internal/demo"
 	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/serving"
 )
 
 // routes is the whole API on a gin engine, wrapped in aggauth's chain and the
@@ -30,7 +31,9 @@ func routes(chain *aggauth.Chain, disc *discovery.Discovery, store *demo.Store, 
 	// permitted" instead of a 404 users can act on.
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(gin.Recovery())
+	// No gin.Recovery: serving's Recover, around the chain, turns a panic into
+	// the 500 InternalError Status kube-apiserver writes; gin's would answer
+	// an empty 500 first.
 	r.NoRoute(gin.WrapF(demo.NotFound))
 
 	v1 := r.Group("/apis/demo.aggauth.io/v1")
@@ -61,9 +64,14 @@ func (a *widgets) list(c *gin.Context) {
 }
 
 func (a *widgets) get(c *gin.Context) {
+	name := c.Param("name")
+	if demo.Demonstrate(c.Request.Context(), name) { // demo-panic panics, demo-slow waits: serving answers 500 or 504
+		return
+	}
 	caller, _ := request.UserFrom(c.Request.Context())
-	slog.DebugContext(c.Request.Context(), "get widget", "user", demo.Username(caller))
-	obj, err := a.store.Get(c.Param("namespace"), c.Param("name"))
+	auditID, _ := serving.AuditIDFrom(c.Request.Context()) // kube-apiserver's, forwarded by its aggregator
+	slog.DebugContext(c.Request.Context(), "get widget", "user", demo.Username(caller), "auditID", auditID)
+	obj, err := a.store.Get(c.Param("namespace"), name)
 	if err != nil {
 		middleware.WriteStatus(c.Writer, err) // a NotFound Status, as kube-apiserver writes it
 		return
@@ -78,11 +86,17 @@ func (a *widgets) create(c *gin.Context) {
 		middleware.WriteStatus(c.Writer, err)
 		return
 	}
+	// spec.color defaults to gray, with a warning kubectl prints.
+	demo.Default(c.Request.Context(), in)
 	obj, err := a.store.Create(c.Param("namespace"), in, caller) // status.createdBy records the caller
 	if err != nil {
 		middleware.WriteStatus(c.Writer, err)
 		return
 	}
+	// The audit ID is kube-apiserver's for this request, as its audit log records it.
+	auditID, _ := serving.AuditIDFrom(c.Request.Context())
+	slog.InfoContext(c.Request.Context(), "created widget", "namespace", obj.Namespace, "name", obj.Name,
+		"user", demo.Username(caller), "auditID", auditID)
 	demo.WriteObject(c.Writer, http.StatusCreated, obj)
 }
 

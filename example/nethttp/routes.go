@@ -10,6 +10,7 @@ import (
 	"github.com/aggauth/aggauth/discovery"
 	"github.com/aggauth/aggauth/example/internal/demo"
 	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/serving"
 )
 
 // routes is the whole API on an http.ServeMux, wrapped in aggauth's chain:
@@ -49,9 +50,14 @@ func (a *widgets) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *widgets) get(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if demo.Demonstrate(r.Context(), name) { // demo-panic panics, demo-slow waits: serving answers 500 or 504
+		return
+	}
 	caller, _ := request.UserFrom(r.Context())
-	slog.DebugContext(r.Context(), "get widget", "user", demo.Username(caller))
-	obj, err := a.store.Get(r.PathValue("namespace"), r.PathValue("name"))
+	auditID, _ := serving.AuditIDFrom(r.Context()) // kube-apiserver's, forwarded by its aggregator
+	slog.DebugContext(r.Context(), "get widget", "user", demo.Username(caller), "auditID", auditID)
+	obj, err := a.store.Get(r.PathValue("namespace"), name)
 	if err != nil {
 		middleware.WriteStatus(w, err) // a NotFound Status, as kube-apiserver writes it
 		return
@@ -66,11 +72,17 @@ func (a *widgets) create(w http.ResponseWriter, r *http.Request) {
 		middleware.WriteStatus(w, err)
 		return
 	}
+	// spec.color defaults to gray, with a warning kubectl prints.
+	demo.Default(r.Context(), in)
 	obj, err := a.store.Create(r.PathValue("namespace"), in, caller) // status.createdBy records the caller
 	if err != nil {
 		middleware.WriteStatus(w, err)
 		return
 	}
+	// The audit ID is kube-apiserver's for this request, as its audit log records it.
+	auditID, _ := serving.AuditIDFrom(r.Context())
+	slog.InfoContext(r.Context(), "created widget", "namespace", obj.Namespace, "name", obj.Name,
+		"user", demo.Username(caller), "auditID", auditID)
 	demo.WriteObject(w, http.StatusCreated, obj)
 }
 

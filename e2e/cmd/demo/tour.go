@@ -65,6 +65,7 @@ func (d *demo) prepare() error {
 	}
 	files := map[string]string{
 		"blue.yaml":    demoapi.WidgetYAML("default", "blue", "blue"),
+		"plain.yaml":   plainYAML,
 		"nowhere.yaml": demoapi.WidgetYAML("nowhere", "red", "red"),
 	}
 	for name, content := range files {
@@ -120,8 +121,26 @@ func (d *demo) allowed() []step {
 		args:       []string{"get", "widget", "blue", "-n", "default", "-o", "jsonpath={.status.createdBy}"},
 		check: matches(`"username":"alice"`, `"widget-makers"`, `"system:authenticated"`,
 			regexp.QuoteMeta(demoapi.CredentialID(d.alice.Cert.Cert))),
+	}, {
+		title: "alice creates a widget without spec.color. The example server defaults it to gray and says so " +
+			"with warning.AddWarning (k8s.io/apiserver/pkg/warning), as kube-apiserver's own handlers warn; " +
+			"the serving package sends it as a Warning header, which kubectl prints. $TOUR/plain.yaml:\n" + indent(plainYAML),
+		kubeconfig: d.alice.Kubeconfig,
+		args:       []string{"create", "-f", filepath.Join(d.dir, "plain.yaml")},
+		check: matches(`(?m)^widget\.demo\.aggauth\.io/plain created$`,
+			`(?m)^Warning: `+regexp.QuoteMeta(demoapi.ColorDefaultedWarning)+`$`),
 	}}
 }
+
+// plainYAML is a widget without spec.color.
+const plainYAML = `apiVersion: ` + demoapi.Group + `/` + demoapi.Version + `
+kind: ` + demoapi.Kind + `
+metadata:
+  name: plain
+  namespace: default
+spec:
+  size: 1
+`
 
 func (d *demo) refused() []step {
 	forbidden := `^Error from server \(Forbidden\): widgets\.demo\.aggauth\.io is forbidden: User "bob" cannot list resource "widgets" in API group "demo\.aggauth\.io" in the namespace "default"\n$`
@@ -206,7 +225,7 @@ func (d *demo) command(ctx context.Context, s step) error {
 	shown := append([]string{"kubectl", "--kubeconfig=" + s.kubeconfig}, s.args...)
 	fmt.Fprintf(d.out, "   $ %s\n", d.names.Replace(strings.Join(shown, " ")))
 	stdout, stderr, err := d.c.Kubectl(ctx, s.kubeconfig, s.args...)
-	output := stdout + stderr
+	output := stderr + stdout // as a terminal shows them: kubectl prints warnings before the result
 	if s.filter != nil {
 		var kept []string
 		for _, line := range strings.Split(output, "\n") {

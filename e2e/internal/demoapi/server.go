@@ -28,26 +28,31 @@ type Server struct {
 	Process *cluster.Process
 	// Binary is the server's executable.
 	Binary string
+	// Flags are the flags the server runs with after the extension's own
+	// (Extension.Args).
+	Flags []string
+
+	generation int // processes started by RollingRestart
 }
 
 // Start prepares the extension in c (namespace, service-account identity with
 // the RBAC of a delegating extension apiserver, serving certificate), runs bin
-// with the extension's flags alone (Extension.Args: address, port, serving
-// certificate and --kubeconfig of that identity), waits until it answers
-// /readyz, and registers it with an APIService, waiting until the aggregator
-// reports it Available.
-func Start(ctx context.Context, c *cluster.Cluster, bin string) (*Server, error) {
+// with the extension's flags (Extension.Args: address, port, serving
+// certificate and --kubeconfig of that identity) followed by flags, waits
+// until it answers /readyz, and registers it with an APIService, waiting until
+// the aggregator reports it Available.
+func Start(ctx context.Context, c *cluster.Cluster, bin string, flags ...string) (*Server, error) {
 	ext, err := c.PrepareExtension(ctx, cluster.ExtensionOptions{
 		Group: Group, Version: Version, Namespace: Namespace, Name: ServiceName,
 	})
 	if err != nil {
 		return nil, err
 	}
-	p, err := ext.Start(bin)
+	p, err := ext.Start(bin, flags...)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Extension: ext, Process: p, Binary: bin}
+	s := &Server{Extension: ext, Process: p, Binary: bin, Flags: flags}
 	if err := s.WaitReady(ctx); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,20 @@ const (
 	APIServiceName = Version + "." + Group
 )
 
+// Widget names reserved for the example servers' demonstrations of the
+// serving package (example/internal/demo/demonstrations.go): a get of
+// PanicWidget panics in the handler, a get of SlowWidget waits until its
+// request's context ends.
+const (
+	PanicWidget = "demo-panic"
+	SlowWidget  = "demo-slow"
+)
+
+// ColorDefaultedWarning is the warning the example servers add, with
+// k8s.io/apiserver/pkg/warning.AddWarning, to the create of a widget without
+// spec.color, which they default to gray.
+const ColorDefaultedWarning = "spec.color is empty; defaulting to gray"
+
 // Widgets is the widgets resource, for the dynamic client.
 var Widgets = schema.GroupVersionResource{Group: Group, Version: Version, Resource: Resource}
 

@@ -73,8 +73,8 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 // ValidateCreate checks a Widget to create in namespace, with kube-apiserver's
 // rules: the body's namespace, when set, must be the request's (BadRequest);
-// name or generateName is required and must be a valid object name (Invalid,
-// 422).
+// name or generateName is required and must be a valid object name, not one
+// reserved for a demonstration (Invalid, 422).
 func ValidateCreate(namespace string, w *Widget) error {
 	if w.Namespace != "" && w.Namespace != namespace {
 		return apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
@@ -84,6 +84,8 @@ func ValidateCreate(namespace string, w *Widget) error {
 	switch {
 	case w.Name == "" && w.GenerateName == "":
 		errs = append(errs, field.Required(name, "name or generateName is required"))
+	case reserved(w.Name):
+		errs = append(errs, field.Invalid(name, w.Name, "is reserved for a demonstration of the example servers"))
 	case w.Name != "":
 		for _, msg := range validation.IsDNS1123Subdomain(w.Name) {
 			errs = append(errs, field.Invalid(name, w.Name, msg))

@@ -1,59 +1,67 @@
-// Package server holds what the example servers share around their routes:
-// the command line, the /metrics handler and HTTPS serving with graceful
-// shutdown.
+// Package server holds what the example servers share around their routes
+// that is theirs alone: the command line (aggauth's flags and the serving
+// package's, with the examples' port) and the /metrics registry. Serving
+// itself is the library's serving package: each main calls serving.New and
+// Server.Run.
 package server
 
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 
 	"github.com/spf13/pflag"
 
 	"github.com/aggauth/aggauth"
+	"github.com/aggauth/aggauth/serving"
 )
+
+// DefaultSecurePort is the examples' --secure-port default. The generic
+// apiserver's (serving.DefaultSecurePort, 443) needs a privilege the examples'
+// non-root containers do not have.
+const DefaultSecurePort = 8443
 
 // Config is an example server's command line.
 type Config struct {
 	// Auth are aggauth's options: Kubernetes' delegating authentication and
 	// authorization flags plus --kubeconfig.
 	Auth *aggauth.Options
-	// SecurePort is the HTTPS port (--secure-port, default 8443).
-	SecurePort int
-	// BindAddress is the address to listen on (--bind-address, default 0.0.0.0).
-	BindAddress net.IP
-	// CertFile and KeyFile are the serving certificate and key
-	// (--tls-cert-file, --tls-private-key-file). Required.
-	CertFile, KeyFile string
-}
-
-// Addr is the host:port to listen on.
-func (c *Config) Addr() string {
-	return net.JoinHostPort(c.BindAddress.String(), strconv.Itoa(c.SecurePort))
+	// Serving are the serving package's options: Kubernetes' secure serving
+	// and shutdown flags (--secure-port, default 8443 here, --bind-address,
+	// --tls-cert-file, --tls-private-key-file, --cert-dir, --tls-*,
+	// --request-timeout, --shutdown-delay-duration, ...).
+	Serving *serving.Options
 }
 
 // ParseFlags parses args (without the program name) for the command name. It
 // returns pflag.ErrHelp, after printing the usage, for --help.
+//
+// A serving certificate is required: --tls-cert-file and
+// --tls-private-key-file, or an explicit --cert-dir. The serving package would
+// otherwise write a self-signed pair into its default --cert-dir, which the
+// examples refuse to do silently: kube-apiserver's aggregator checks the
+// certificate against the APIService's caBundle, which cannot name a CA made
+// at start-up (and each replica would make its own), so the APIService would
+// only work with insecureSkipTLSVerify; and the Deployment's root file system
+// is read-only. With --cert-dir the pair there is used, or generated there
+// self-signed, as the generic apiserver does: a choice made on purpose.
 func ParseFlags(name string, args []string) (*Config, error) {
-	cfg := &Config{Auth: aggauth.NewOptions()}
+	cfg := &Config{Auth: aggauth.NewOptions(), Serving: serving.NewOptions()}
+	cfg.Serving.SecurePort = DefaultSecurePort // before AddFlags: the flag's default
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	cfg.Auth.AddFlags(fs)
-	fs.IntVar(&cfg.SecurePort, "secure-port", 8443, "The port on which to serve HTTPS with authentication and authorization.")
-	fs.IPVar(&cfg.BindAddress, "bind-address", net.IPv4zero, "The IP address on which to listen for the --secure-port port.")
-	fs.StringVar(&cfg.CertFile, "tls-cert-file", "", "File containing the x509 serving certificate (PEM), followed by any intermediate certificates.")
-	fs.StringVar(&cfg.KeyFile, "tls-private-key-file", "", "File containing the x509 private key matching --tls-cert-file (PEM).")
+	cfg.Serving.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%s: unexpected arguments %q", name, fs.Args())
 	}
-	if cfg.CertFile == "" || cfg.KeyFile == "" {
-		return nil, errors.New(name + ": --tls-cert-file and --tls-private-key-file are required")
+	if cfg.Serving.CertFile == "" && cfg.Serving.KeyFile == "" && !fs.Changed("cert-dir") {
+		return nil, errors.New(name + ": --tls-cert-file and --tls-private-key-file are required " +
+			"(a certificate the APIService's caBundle trusts), or --cert-dir for a pair read from, or generated self-signed in, a directory")
 	}
-	if cfg.SecurePort < 0 || cfg.SecurePort > 65535 {
-		return nil, fmt.Errorf("%s: --secure-port %d is not a port", name, cfg.SecurePort)
+	if err := cfg.Serving.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return cfg, nil
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/aggauth/aggauth"
 	"github.com/aggauth/aggauth/example/internal/server"
+	"github.com/aggauth/aggauth/serving"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -21,16 +23,26 @@ func TestParseFlags(t *testing.T) {
 		check   func(t *testing.T, c *server.Config)
 	}{
 		{name: "defaults", args: tls, check: func(t *testing.T, c *server.Config) {
-			assert.Equal(t, "0.0.0.0:8443", c.Addr())
-			assert.Equal(t, "tls.crt", c.CertFile)
-			assert.Equal(t, "tls.key", c.KeyFile)
+			want := serving.NewOptions()
+			want.SecurePort = 8443
+			want.CertFile, want.KeyFile = "tls.crt", "tls.key"
+			assert.Equal(t, want, c.Serving, "serving's defaults but the port")
 			assert.Equal(t, aggauth.NewOptions(), c.Auth, "aggauth's defaults, untouched")
 		}},
 		{name: "port and address", args: append([]string{"--secure-port=9443", "--bind-address=127.0.0.1"}, tls...), check: func(t *testing.T, c *server.Config) {
-			assert.Equal(t, "127.0.0.1:9443", c.Addr())
+			assert.Equal(t, 9443, c.Serving.SecurePort)
+			assert.Equal(t, net.IPv4(127, 0, 0, 1).String(), c.Serving.BindAddress.String())
 		}},
 		{name: "IPv6 address", args: append([]string{"--bind-address=::1"}, tls...), check: func(t *testing.T, c *server.Config) {
-			assert.Equal(t, "[::1]:8443", c.Addr())
+			assert.Equal(t, "::1", c.Serving.BindAddress.String())
+		}},
+		{name: "serving and shutdown flags", args: append([]string{"--request-timeout=20s", "--shutdown-delay-duration=10s",
+			"--permit-port-sharing", "--tls-min-version=VersionTLS13", "--goaway-chance=0.001"}, tls...), check: func(t *testing.T, c *server.Config) {
+			assert.Equal(t, 20*time.Second, c.Serving.RequestTimeout)
+			assert.Equal(t, 10*time.Second, c.Serving.ShutdownDelayDuration)
+			assert.True(t, c.Serving.PermitPortSharing)
+			assert.Equal(t, "VersionTLS13", c.Serving.MinTLSVersion)
+			assert.InDelta(t, 0.001, c.Serving.GoawayChance, 1e-12)
 		}},
 		{name: "aggauth's flags", args: append([]string{"--kubeconfig=/k", "--authorization-always-allow-paths=/healthz,/metrics",
 			"--authorization-webhook-cache-authorized-ttl=1m", "--requestheader-allowed-names=aggregator"}, tls...), check: func(t *testing.T, c *server.Config) {
@@ -39,10 +51,16 @@ func TestParseFlags(t *testing.T) {
 			assert.Equal(t, time.Minute, c.Auth.AllowCacheTTL)
 			assert.Equal(t, []string{"aggregator"}, c.Auth.RequestHeader.AllowedNames)
 		}},
+		{name: "--cert-dir instead of files", args: []string{"--cert-dir=/certs"}, check: func(t *testing.T, c *server.Config) {
+			assert.Equal(t, "/certs", c.Serving.CertDir)
+			assert.Empty(t, c.Serving.CertFile)
+		}},
 		{name: "no certificate", args: nil, wantErr: "--tls-cert-file and --tls-private-key-file are required"},
-		{name: "no key", args: tls[:1], wantErr: "--tls-cert-file and --tls-private-key-file are required"},
-		{name: "bad port", args: append([]string{"--secure-port=70000"}, tls...), wantErr: "is not a port"},
+		{name: "no key", args: tls[:1], wantErr: "--tls-cert-file and --tls-private-key-file must be given together"},
+		{name: "bad port", args: append([]string{"--secure-port=70000"}, tls...), wantErr: "--secure-port 70000 must be between 1 and 65535"},
 		{name: "bad address", args: append([]string{"--bind-address=nowhere"}, tls...), wantErr: "bind-address"},
+		{name: "bad shutdown delay", args: append([]string{"--shutdown-delay-duration=-1s"}, tls...), wantErr: "--shutdown-delay-duration can not be negative"},
+		{name: "insecure TLS version", args: append([]string{"--tls-min-version=VersionTLS10"}, tls...), wantErr: "VersionTLS10"},
 		{name: "unknown flag", args: append([]string{"--nope"}, tls...), wantErr: "unknown flag: --nope"},
 		{name: "argument", args: append([]string{"extra"}, tls...), wantErr: "unexpected arguments"},
 	}

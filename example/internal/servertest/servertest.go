@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,13 +51,17 @@ type Env struct {
 	// OtherName presents a certificate of the front-proxy CA whose CN is not
 	// an allowed name.
 	OtherName *http.Client
+
+	// stop cancels run's context and returns run's error, once.
+	stop func() error
 }
 
 // Start runs run against a fresh fake kube-apiserver, with its flags as a user
 // passes them (--kubeconfig, --secure-port, --bind-address, --tls-cert-file,
-// --tls-private-key-file), waits until /readyz answers 200, and stops it when
-// the test ends, checking that it shut down cleanly.
-func Start(t *testing.T, run RunFunc) *Env {
+// --tls-private-key-file, then extra), waits until /readyz answers 200, and
+// stops it when the test ends (unless Stop did), checking that it shut down
+// cleanly.
+func Start(t *testing.T, run RunFunc, extra ...string) *Env {
 	t.Helper()
 	dir := t.TempDir()
 	frontProxyCA := testpki.NewCA("front-proxy-ca", testpki.ECDSA)
@@ -86,6 +91,7 @@ func Start(t *testing.T, run RunFunc) *Env {
 	}
 	args := []string{"--kubeconfig", kubeconfig, "--bind-address", "127.0.0.1",
 		"--tls-cert-file", certFile, "--tls-private-key-file", keyFile}
+	args = append(args, extra...)
 	// The free port is found by listening on port 0 and closing the listener;
 	// another process may take it in between, so retry then.
 	for attempt := 0; ; attempt++ {
@@ -126,15 +132,27 @@ func (e *Env) start(t *testing.T, run RunFunc, args []string, port int) error {
 			break
 		}
 	}
+	var once sync.Once
+	var runErr error
+	e.stop = func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+		return runErr
+	}
 	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done, "run's return after the context was cancelled (graceful shutdown)")
+		require.NoError(t, e.stop(), "run's return after the context was cancelled (graceful shutdown)")
 		for _, c := range []*http.Client{e.Proxy, e.NoCert, e.ForgedProxy, e.OtherName} {
 			c.CloseIdleConnections()
 		}
 	})
 	return nil
 }
+
+// Stop cancels run's context, as SIGTERM does, and returns run's error once
+// it has returned. Safe to call more than once.
+func (e *Env) Stop() error { return e.stop() }
 
 func (e *Env) ready() bool {
 	resp, err := e.NoCert.Get(e.BaseURL + "/readyz")

@@ -39,10 +39,11 @@ func identity(name string, groups []string, extra map[string][]string) http.Head
 // Test is the suite every example server passes: it starts the server with run
 // and checks health, authentication, discovery, the widgets API, that lists
 // apply their selectors, that the routed path is the authorized one, that no
-// path is answered with a redirect, and /metrics, through the real aggauth
-// chain.
+// path is answered with a redirect, /metrics, what the serving package does
+// around the handlers (panics, timeouts, warnings, audit IDs), and the
+// graceful shutdown, through the real aggauth chain.
 func Test(t *testing.T, run RunFunc) {
-	env := Start(t, run)
+	env := Start(t, run, "--shutdown-delay-duration="+shutdownDelay.String())
 	t.Run("health", env.testHealth)
 	t.Run("authentication", env.testAuthentication)
 	t.Run("discovery", env.testDiscovery)
@@ -51,6 +52,8 @@ func Test(t *testing.T, run RunFunc) {
 	t.Run("paths", env.testPaths)
 	t.Run("redirects", env.testRedirects)
 	t.Run("metrics", env.testMetrics)
+	t.Run("serving", env.testServing)
+	t.Run("shutdown", env.testShutdown) // last: the server stops
 }
 
 // testHealth: the kubelet probes without a certificate.
@@ -90,11 +93,13 @@ func (e *Env) testAuthentication(t *testing.T) {
 	}
 }
 
-// testMetrics: /metrics is behind the chain and shows the chain's collectors.
+// testMetrics: /metrics is behind the chain and shows the chain's collectors
+// and the serving.Server's.
 func (e *Env) testMetrics(t *testing.T) {
 	resp, body := e.Do(t, e.Proxy, http.MethodGet, "/metrics", alice, "")
 	require.Equal(t, http.StatusOK, resp.StatusCode, "got %d %s; want 200", resp.StatusCode, body)
-	for _, name := range []string{"aggauth_authz_cache_misses_total", "aggauth_authz_sar_duration_seconds", "go_goroutines"} {
+	for _, name := range []string{"aggauth_authz_cache_misses_total", "aggauth_authz_sar_duration_seconds", "go_goroutines",
+		"aggauth_serving_requests_total", "aggauth_serving_request_duration_seconds"} {
 		assert.Contains(t, string(body), name)
 	}
 	assert.True(t, e.reviewed(authorizationv1.SubjectAccessReviewSpec{
