@@ -13,7 +13,9 @@
 //	registry.MustRegister(srv.Collectors()...)
 //	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 //	defer stop()
-//	log.Fatal(srv.Run(ctx)) // returns nil after a graceful shutdown
+//	if err := srv.Run(ctx); err != nil { // nil after a graceful shutdown
+//		log.Fatal(err)
+//	}
 //
 // # Flags
 //

@@ -38,8 +38,8 @@ type Options struct {
 	// 0.0.0.0: every interface and address family.
 	BindAddress net.IP
 	// SecurePort is the HTTPS port (--secure-port). Default 443, as the generic
-	// apiserver's (the example servers used to default to 8443; pass
-	// --secure-port=8443 to keep that). 0 also means 443: Kubernetes reads 0
+	// apiserver's; set it before AddFlags for another default (the example
+	// servers default to 8443). 0 also means 443: Kubernetes reads 0
 	// as "do not serve HTTPS", which a Server has no use for. To let the
 	// system choose a port, set Listener.
 	SecurePort int
