@@ -23,6 +23,10 @@ type CABundle struct {
 	// generation is unique to this bundle within the process (a bundle parsed
 	// again from the same bytes gets a new one): the verification cache's key.
 	generation uint64
+	// subjects are the raw subjects of certs: a chain none of whose
+	// certificates names one as its issuer or subject cannot verify (x509
+	// finds a certificate's parents in the pool by its raw issuer).
+	subjects map[string]struct{}
 }
 
 // NewCABundle parses a PEM bundle of one or more certificates. An empty bundle, a
@@ -36,15 +40,34 @@ func NewCABundle(pemBytes []byte) (*CABundle, error) {
 		return nil, fmt.Errorf("authn: invalid CA bundle: %w", err)
 	}
 	pool := x509.NewCertPool()
+	subjects := make(map[string]struct{}, len(certs))
 	for _, c := range certs {
 		pool.AddCert(c)
+		subjects[string(c.RawSubject)] = struct{}{}
 	}
 	return &CABundle{
 		pem:        bytes.Clone(pemBytes),
 		certs:      certs,
 		pool:       pool,
 		generation: caGeneration.Add(1),
+		subjects:   subjects,
 	}, nil
+}
+
+// mayVerify reports whether a chain could verify against b: whether one of its
+// certificates is issued by, or is, one of b's. When it is false x509 refuses
+// the chain without a candidate parent in the pool, so no successful
+// verification of it can be cached under b.
+func (b *CABundle) mayVerify(certs []*x509.Certificate) bool {
+	for _, c := range certs {
+		if _, ok := b.subjects[string(c.RawIssuer)]; ok {
+			return true
+		}
+		if _, ok := b.subjects[string(c.RawSubject)]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // PEM returns the bundle as it was given. Callers must not modify it.

@@ -1,9 +1,12 @@
 package authn
 
 import (
+	"hash/maphash"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -20,6 +23,24 @@ func newResponse() (*authenticator.Response, *user.DefaultInfo) {
 	return &r.resp, &r.info
 }
 
+// inlineGroups is how many groups a decoded identity holds without an
+// allocation of their own: the aggregator forwards a few (the user's groups
+// and system:authenticated).
+const inlineGroups = 6
+
+// newHeaderResponse allocates an authenticator.Response, the
+// user.DefaultInfo it points to and room for inlineGroups groups in one
+// allocation.
+func newHeaderResponse() (*authenticator.Response, *user.DefaultInfo, []string) {
+	r := &struct {
+		resp   authenticator.Response
+		info   user.DefaultInfo
+		groups [inlineGroups]string
+	}{}
+	r.resp.User = &r.info
+	return &r.resp, &r.info, r.groups[:0:inlineGroups]
+}
+
 // decode reads the identity from h with Kubernetes' requestheader rules
 // (k8s.io/apiserver/pkg/authentication/request/headerrequest): the first non-empty
 // username and uid, every non-empty group value, and every header under an extra
@@ -31,10 +52,10 @@ func (c *compiledHeaders) decode(h http.Header, spareGroups int) (*authenticator
 	if name == "" {
 		return nil, false
 	}
-	resp, info := newResponse()
+	resp, info, inline := newHeaderResponse()
 	info.Name = name
 	info.UID = firstValue(h, c.uidKeys)
-	info.Groups = allValues(h, c.groupKeys, spareGroups)
+	info.Groups = allValues(h, c.groupKeys, spareGroups, inline)
 	info.Extra = c.decodeExtra(h)
 	for _, keys := range [...][]string{c.userKeys, c.uidKeys, c.groupKeys} {
 		for _, k := range keys {
@@ -56,13 +77,17 @@ func firstValue(h http.Header, keys []string) string {
 }
 
 // allValues is Kubernetes' allHeaderValues: every non-empty value of every header,
-// in order, never split on commas. The result is never nil.
-func allValues(h http.Header, keys []string, spare int) []string {
+// in order, never split on commas. The result is never nil; it is appended to
+// buf (empty) when the values and spare fit in its capacity.
+func allValues(h http.Header, keys []string, spare int, buf []string) []string {
 	n := 0
 	for _, k := range keys {
 		n += len(h[k])
 	}
-	out := make([]string, 0, n+spare)
+	out := buf[:0:min(cap(buf), n+spare)] // the capacity of a make: a later append beyond it copies
+	if n+spare > cap(buf) {
+		out = make([]string, 0, n+spare)
+	}
 	for _, k := range keys {
 		for _, v := range h[k] {
 			if v != "" {
@@ -78,35 +103,108 @@ func allValues(h http.Header, keys []string, spare int) []string {
 // starts with it (ignoring case) adds all its values, empty ones included, under
 // the rest of the name lower-cased and then path-unescaped. Matching headers are
 // deleted. The map is nil when no header matched.
+//
+// With one prefix and one matching header of one value (what the aggregator
+// forwards: the credential-id of the user's token), the map is a shared one
+// (see sharedExtra).
 func (c *compiledHeaders) decodeExtra(h http.Header) map[string][]string {
+	if len(c.prefixes) == 1 {
+		return c.decodeExtraOnePrefix(h, c.prefixes[0])
+	}
 	var extra map[string][]string
 	for _, prefix := range c.prefixes {
 		for k, vv := range h {
-			if !hasPrefixFold(k, prefix) {
-				continue
-			}
-			if extra == nil {
-				extra = make(map[string][]string, 2)
-			}
-			key := c.extraKey(k[len(prefix):])
-			if old, ok := extra[key]; ok {
-				extra[key] = append(old, vv...)
-			} else {
-				// The header is deleted below, so its value slice can be taken over;
-				// the capacity is clipped so that a later append copies.
-				extra[key] = vv[:len(vv):len(vv)]
-			}
-			if len(c.prefixes) == 1 {
-				delete(h, k) // deleting during range is allowed
+			if hasPrefixFold(k, prefix) {
+				extra = c.addExtra(extra, k[len(prefix):], vv)
 			}
 		}
 	}
-	if len(c.prefixes) > 1 {
-		// With several prefixes a header may match more than one; delete only after
-		// all of them were read, as Kubernetes does.
-		deletePrefixed(h, c.prefixes)
+	// With several prefixes a header may match more than one; delete only after
+	// all of them were read, as Kubernetes does.
+	deletePrefixed(h, c.prefixes)
+	return extra
+}
+
+// decodeExtraOnePrefix is decodeExtra with one prefix: matching headers are
+// deleted as they are read.
+func (c *compiledHeaders) decodeExtraOnePrefix(h http.Header, prefix string) map[string][]string {
+	var extra map[string][]string
+	var firstRaw string
+	var firstValues []string
+	n := 0
+	for k, vv := range h {
+		if !hasPrefixFold(k, prefix) {
+			continue
+		}
+		switch n++; n {
+		case 1:
+			firstRaw, firstValues = k[len(prefix):], vv
+		case 2:
+			extra = c.addExtra(extra, firstRaw, firstValues)
+			fallthrough
+		default:
+			extra = c.addExtra(extra, k[len(prefix):], vv)
+		}
+		delete(h, k) // deleting during range is allowed
+	}
+	if n == 1 {
+		return c.sharedExtra(firstRaw, firstValues)
 	}
 	return extra
+}
+
+// addExtra adds the values of the extra header named raw (without its prefix)
+// to extra, made when nil.
+func (c *compiledHeaders) addExtra(extra map[string][]string, raw string, vv []string) map[string][]string {
+	if extra == nil {
+		extra = make(map[string][]string, 2)
+	}
+	key := c.extraKey(raw)
+	if old, ok := extra[key]; ok {
+		extra[key] = append(old, vv...)
+	} else {
+		// The header is deleted, so its value slice can be taken over; the
+		// capacity is clipped so that a later append copies.
+		extra[key] = vv[:len(vv):len(vv)]
+	}
+	return extra
+}
+
+// Bounds of the shared extra maps of a configuration.
+const (
+	sharedExtraSlots = 256
+	maxSharedExtra   = 512 // bytes of header name and value, at most
+)
+
+// sharedExtraEntry is the decoded extra of one header name and value.
+type sharedExtraEntry struct {
+	raw, value string
+	extra      map[string][]string
+}
+
+// sharedExtra returns the extra of one header named raw (without its prefix)
+// with values vv. When it holds one value, the map is remembered in a table
+// of sharedExtraSlots and handed to the next requests that forward the same
+// header and value, instead of a new map each: the aggregator forwards the
+// same credential-id with every request of a user's session, and a new map
+// was a third of the memory each request allocated. Such a map is shared
+// between requests, as Kubernetes' cached authenticators share whole
+// user.Info values between requests: user.Info is read-only. Only requests
+// from a verified front proxy get here, and the table is bounded in slots and
+// in the bytes each holds.
+func (c *compiledHeaders) sharedExtra(raw string, vv []string) map[string][]string {
+	if len(vv) != 1 || len(raw)+len(vv[0]) > maxSharedExtra {
+		return c.addExtra(nil, raw, vv)
+	}
+	v := vv[0]
+	slot := &c.shared[(maphash.String(c.seed, raw)^maphash.String(c.seed, v))%sharedExtraSlots]
+	if e := slot.Load(); e != nil && e.raw == raw && e.value == v {
+		return e.extra
+	}
+	e := &sharedExtraEntry{raw: strings.Clone(raw), value: strings.Clone(v)}
+	e.extra = map[string][]string{c.extraKey(raw): {e.value}}
+	slot.Store(e)
+	return e.extra
 }
 
 func deletePrefixed(h http.Header, prefixes []string) {
@@ -121,7 +219,24 @@ func deletePrefixed(h http.Header, prefixes []string) {
 }
 
 func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+	if len(s) < len(prefix) {
+		return false
+	}
+	// Most header names differ from the prefix in their first byte: when both
+	// first bytes are ASCII, they fold equal only if they are the same letter
+	// in either case, or the same byte (a multi-byte rune, such as the Kelvin
+	// sign that folds to k, takes EqualFold's path).
+	if len(prefix) > 0 && s[0] < utf8.RuneSelf && prefix[0] < utf8.RuneSelf && lowerASCII(s[0]) != lowerASCII(prefix[0]) {
+		return false
+	}
+	return strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
 }
 
 // maxInterned bounds the decoded extra keys a configuration remembers.
@@ -235,12 +350,24 @@ func clearHeaders(h http.Header, c *compiledHeaders) {
 		deletePrefixed(h, standardPrefix)
 		return
 	}
-	for _, keys := range [...][]string{c.userKeys, c.uidKeys, c.groupKeys} {
-		for _, k := range keys {
-			delete(h, k)
-		}
+	for _, k := range c.otherKeys {
+		delete(h, k)
 	}
 	deletePrefixed(h, c.clearPrefixes)
+}
+
+// otherKeys returns the configured header names that are not standard ones,
+// each once.
+func otherKeys(keys ...[]string) []string {
+	var out []string
+	for _, ks := range keys {
+		for _, k := range ks {
+			if !slices.Contains(standardHeaderKeys, k) && !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
 }
 
 var standardPrefix = []string{DefaultExtraHeaderPrefix}

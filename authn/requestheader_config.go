@@ -2,6 +2,7 @@ package authn
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"slices"
 	"strings"
@@ -133,8 +134,15 @@ type compiledHeaders struct {
 	prefixes     []string
 	// clearPrefixes are prefixes plus the standard X-Remote-Extra- when missing.
 	clearPrefixes []string
+	// otherKeys are the user, uid and group keys that are not standard ones,
+	// which clearHeaders deletes besides the standard ones.
+	otherKeys []string
 	// interned holds decoded extra keys (copy on write, see extraKey).
 	interned atomic.Pointer[[]internedKey]
+	// shared holds decoded extra maps (see sharedExtra), by a keyed hash of
+	// header name and value.
+	shared [sharedExtraSlots]atomic.Pointer[sharedExtraEntry]
+	seed   maphash.Seed
 }
 
 func compileHeaders(c *RequestHeaderConfig) *compiledHeaders {
@@ -143,7 +151,7 @@ func compileHeaders(c *RequestHeaderConfig) *compiledHeaders {
 	if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.EqualFold(p, DefaultExtraHeaderPrefix) }) {
 		clearPrefixes = append(slices.Clip(prefixes), DefaultExtraHeaderPrefix)
 	}
-	return &compiledHeaders{
+	ch := &compiledHeaders{
 		src:           c,
 		allowedNames:  c.AllowedNames,
 		userKeys:      canonicalKeys(c.UsernameHeaders),
@@ -151,7 +159,10 @@ func compileHeaders(c *RequestHeaderConfig) *compiledHeaders {
 		groupKeys:     canonicalKeys(c.GroupHeaders),
 		prefixes:      prefixes,
 		clearPrefixes: clearPrefixes,
+		seed:          maphash.MakeSeed(),
 	}
+	ch.otherKeys = otherKeys(ch.userKeys, ch.uidKeys, ch.groupKeys)
+	return ch
 }
 
 func canonicalKeys(names []string) []string {

@@ -93,12 +93,24 @@ type tokenEntry struct {
 	// whose status carries an error.
 	cacheable bool
 	expires   time.Time // set when cached
+	// plain and withAuthenticated are the responses of a user (err nil):
+	// without and with system:authenticated added (see response).
+	plain, withAuthenticated *authenticator.Response
 }
 
-// response builds the request's own response from e; the slices and the map
-// are shared by every request the entry answers and must not be changed
-// (Kubernetes' cached token authenticator shares them too).
+// response returns the response of every request e answers, as Kubernetes'
+// cached token authenticator returns its cached one: the response, its user,
+// the slices and the map are shared by those requests and must not be
+// changed.
 func (e *tokenEntry) response(authenticated bool) *authenticator.Response {
+	if authenticated {
+		return e.withAuthenticated
+	}
+	return e.plain
+}
+
+// newResponse builds e's response, once, when e is made.
+func (e *tokenEntry) newResponse(authenticated bool) *authenticator.Response {
 	resp, info := newResponse()
 	info.Name, info.UID, info.Extra = e.name, e.uid, e.extra
 	info.Groups = e.groups

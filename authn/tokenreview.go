@@ -159,10 +159,12 @@ func (t *Token) entry(st *authenticationv1.TokenReviewStatus, auds authenticator
 			extra[k] = v
 		}
 	}
-	return &tokenEntry{
+	e := &tokenEntry{
 		name: u.Username, uid: u.UID, groups: u.Groups, authGroups: withAuthenticated(u.Username, u.Groups),
 		extra: extra, auds: shared, cacheable: true,
 	}
+	e.plain, e.withAuthenticated = e.newResponse(false), e.newResponse(true)
+	return e
 }
 
 // store caches e, answered at now: a success for CacheTTL, but never past the

@@ -133,6 +133,14 @@ func (c *verifyCache) verify(cs *tls.ConnectionState, ca *CABundle) (*verifyResu
 	if len(certs) > MaxPresentedCertificates {
 		return nil, c.wrap(certs[0], fmt.Errorf("%d certificates presented; at most %d are accepted", len(certs), MaxPresentedCertificates))
 	}
+	if !ca.mayVerify(certs) {
+		// A chain no CA of the bundle issued (a refused client, or a direct
+		// caller's certificate tried as a front proxy): x509 answers why,
+		// without the cache lookup, which could not find it.
+		if _, err := c.compute(certs, ca, now); err != nil {
+			return nil, err
+		}
+	}
 	key := verifyKey{hash: c.hash(certs), ca: ca.generation}
 	r, ok := c.lru.Get(key)
 	if !ok || now.After(r.expires) || !sameChain(r.chain, certs) {
@@ -148,14 +156,18 @@ func (c *verifyCache) verify(cs *tls.ConnectionState, ca *CABundle) (*verifyResu
 
 // hash is a keyed hash of the chain's signatures, which differ between any two
 // certificates a CA signed.
+//
+// Each signature is hashed on its own (maphash.Bytes, without a maphash.Hash's
+// buffer: this runs for every certificate presented on a new connection, and
+// for every refused one) and the hashes are combined in order. Keys that
+// collide only cost a comparison: an entry answers a chain equal to the one
+// it verified, byte for byte.
 func (c *verifyCache) hash(certs []*x509.Certificate) uint64 {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
+	h := uint64(len(certs))
 	for _, cert := range certs {
-		h.WriteByte(byte(len(cert.Signature)))
-		h.Write(cert.Signature)
+		h = h*0x9E3779B97F4A7C15 ^ maphash.Bytes(c.seed, cert.Signature)
 	}
-	return h.Sum64()
+	return h
 }
 
 // encodeChain is what sameChain compares with: each certificate's DER,

@@ -24,14 +24,17 @@ type entry struct {
 }
 
 // entrySize is the memory accounted for e stored under key k.
-func entrySize(k string, e entry) int64 {
+func entrySize(k string, e *entry) int64 {
 	return entryOverhead + int64(len(k)+len(e.status.Reason)+len(e.status.EvaluationError))
 }
 
 // decisionCache is an LRU cache of review results, bounded in entries and in
-// bytes (internal/lru, striped when large).
+// bytes (internal/lru, striped when large). Entries are stored by pointer and
+// never modified once stored: a hit copies a pointer, not the entry, and the
+// lookup's stack frames stay small (it runs on every request, often on a
+// fresh goroutine whose stack large frames make grow).
 type decisionCache struct {
-	*lru.Cache[string, entry]
+	*lru.Cache[string, *entry]
 }
 
 func newDecisionCache(maxEntries int, maxBytes int64) *decisionCache {
@@ -41,10 +44,10 @@ func newDecisionCache(maxEntries int, maxBytes int64) *decisionCache {
 
 // get returns the entry for k if it is still fresh at now. An entry past both
 // its fresh and stale times is dropped. k may be a borrowed key: it is not kept.
-func (c *decisionCache) get(k string, now time.Time) (entry, bool) {
+func (c *decisionCache) get(k string, now time.Time) (*entry, bool) {
 	e, ok := c.Get(k)
 	if !ok {
-		return entry{}, false
+		return nil, false
 	}
 	if now.Before(e.fresh) {
 		return e, true
@@ -52,22 +55,22 @@ func (c *decisionCache) get(k string, now time.Time) (entry, bool) {
 	if !now.Before(e.stale) {
 		c.Remove(k)
 	}
-	return entry{}, false
+	return nil, false
 }
 
 // getStale returns the entry for k if it may still answer a request that could
 // not reach kube-apiserver at now.
-func (c *decisionCache) getStale(k string, now time.Time) (entry, bool) {
+func (c *decisionCache) getStale(k string, now time.Time) (*entry, bool) {
 	e, ok := c.Peek(k)
 	if !ok || !now.Before(e.stale) {
-		return entry{}, false
+		return nil, false
 	}
 	return e, true
 }
 
 // add stores e under k, evicting the least recently used entries beyond the
 // bounds. An entry larger than the byte bound (of its stripe) is not stored.
-func (c *decisionCache) add(k string, e entry) { c.Add(k, e) }
+func (c *decisionCache) add(k string, e entry) { c.Add(k, &e) }
 
 // len returns the number of entries and their accounted bytes.
 func (c *decisionCache) len() (entries int, bytes int64) { return c.Len() }

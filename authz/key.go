@@ -86,16 +86,30 @@ func appendKeyMaterial(b []byte, u user.Info, attrs authorizer.Attributes) []byt
 	}
 	b = appendExtra(b, u.GetExtra())
 
-	if attrs.IsResourceRequest() {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
+	if ra, ok := attrs.(*reqattr.Attributes); ok {
+		// The same bytes as below, read from the fields rather than through
+		// the interface, on every request.
+		info := ra.RequestInfo()
+		b = append(b, boolByte(info.IsResourceRequest))
+		for _, s := range [...]string{info.Verb, info.Namespace, info.APIGroup, info.APIVersion,
+			info.Resource, info.Subresource, info.Name, info.Path} {
+			b = appendString(b, s)
+		}
+		return appendRawSelectors(b, ra)
 	}
+	b = append(b, boolByte(attrs.IsResourceRequest()))
 	for _, s := range [...]string{attrs.GetVerb(), attrs.GetNamespace(), attrs.GetAPIGroup(), attrs.GetAPIVersion(),
 		attrs.GetResource(), attrs.GetSubresource(), attrs.GetName(), attrs.GetPath()} {
 		b = appendString(b, s)
 	}
 	return appendSelectors(b, attrs)
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 func appendString(b []byte, s string) []byte {
@@ -144,10 +158,7 @@ func appendExtraEntry(b []byte, key string, values []string) []byte {
 
 func appendSelectors(b []byte, attrs authorizer.Attributes) []byte {
 	if raw, ok := attrs.(*reqattr.Attributes); ok { // its review is a function of its raw selectors
-		field, label := raw.RawSelectors()
-		b = append(b, selectorsRaw)
-		b = appendString(b, field)
-		return appendString(b, label)
+		return appendRawSelectors(b, raw)
 	}
 	b = append(b, selectorsParsed)
 	fieldReqs, _ := attrs.GetFieldSelector()
@@ -170,6 +181,14 @@ func appendSelectors(b []byte, attrs authorizer.Attributes) []byte {
 		}
 	}
 	return b
+}
+
+// appendRawSelectors appends the unparsed selectors of attrs.
+func appendRawSelectors(b []byte, attrs *reqattr.Attributes) []byte {
+	field, label := attrs.RawSelectors()
+	b = append(b, selectorsRaw)
+	b = appendString(b, field)
+	return appendString(b, label)
 }
 
 // controlledAttributesSize is what Kubernetes' webhook authorizer measures to

@@ -51,7 +51,7 @@ func (a *Authorizer) review(ctx context.Context, key string, attrs authorizer.At
 	// A flight that ended between this request's cache miss and the start of this
 	// flight has already answered.
 	if e, ok := a.cache.get(key, a.opts.Clock.Now()); ok {
-		return &e, nil
+		return e, nil
 	}
 	u := attrs.GetUser()
 	status, err := a.create(ctx, newSubjectAccessReview(u, attrs))
@@ -65,7 +65,7 @@ func (a *Authorizer) review(ctx context.Context, key string, attrs authorizer.At
 			if e, ok := a.cache.getStale(key, now); ok && e.status.Allowed && !e.status.Denied {
 				a.metrics.staleAllows.Inc()
 				a.log.warn("authz: SubjectAccessReview failed; reusing an earlier allow (stale-if-error)", attrs, err)
-				return &e, nil
+				return e, nil
 			}
 		}
 		a.log.error("authz: SubjectAccessReview failed", attrs, err)
@@ -112,7 +112,7 @@ func (a *Authorizer) store(key string, e *entry, attrs authorizer.Attributes, no
 	if e.status.Allowed && !e.status.Denied && a.opts.StaleIfError > ttl {
 		e.stale = now.Add(a.opts.StaleIfError)
 	}
-	a.cache.add(key, *e)
+	a.cache.Add(key, e)
 }
 
 // create sends sar, retrying retriable errors (see shouldRetry) with

@@ -61,7 +61,10 @@ func (*RequestAttributes) serve(w http.ResponseWriter, r *http.Request, s *reque
 	return r
 }
 
-// checkPath refuses a path routers would not all read as Kubernetes does.
+// checkPath refuses a path routers would not all read as Kubernetes does,
+// segment by segment in order. It reads the path once, byte by byte: a control
+// character is a byte below 0x20 or 0x7f, which never occurs inside a
+// multi-byte UTF-8 sequence.
 func checkPath(r *http.Request) error {
 	if strings.Contains(r.URL.RawPath, "%2F") || strings.Contains(r.URL.RawPath, "%2f") {
 		return fmt.Errorf("the path %s has an encoded / in a segment", quotePath(r.URL.RawPath))
@@ -70,12 +73,18 @@ func checkPath(r *http.Request) error {
 	if p == "" || p == "/" {
 		return nil
 	}
-	for seg := range strings.SplitSeq(strings.TrimSuffix(p[1:], "/"), "/") {
-		switch seg {
-		case "", ".", "..":
-			return fmt.Errorf("the path %s has an empty, \".\" or \"..\" segment", quotePath(r.URL.EscapedPath()))
-		}
-		if strings.IndexFunc(seg, func(c rune) bool { return c < 0x20 || c == 0x7f }) >= 0 {
+	rest := strings.TrimSuffix(p[1:], "/")
+	start := 0
+	for i := 0; i <= len(rest); i++ {
+		if i == len(rest) || rest[i] == '/' {
+			switch rest[start:i] {
+			case "", ".", "..":
+				return fmt.Errorf("the path %s has an empty, \".\" or \"..\" segment", quotePath(r.URL.EscapedPath()))
+			}
+			start = i + 1
+		} else if c := rest[i]; c < 0x20 || c == 0x7f {
+			// A segment with a control character is not "", "." or "..":
+			// the segments before it were checked.
 			return fmt.Errorf("the path %s has a control character", quotePath(r.URL.EscapedPath()))
 		}
 	}

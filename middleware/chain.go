@@ -99,38 +99,52 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 
 // Handler wraps next with the chain. It is a func(http.Handler) http.Handler.
 func (c *Chain) Handler(next http.Handler) http.Handler {
-	protected := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := new(requestState)
-		if r = c.authentication.serve(w, r, s); r == nil {
-			return
-		}
-		if r = c.attributes.serve(w, r, s); r == nil {
-			return
-		}
-		r = s.publish(r)
-		for _, st := range c.after {
-			if r = st.serve(w, r, s); r == nil {
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-	if c.noHealth {
-		return protected
+	return &chainHandler{c: c, next: next}
+}
+
+// chainHandler is the chain in front of next. It calls the steps directly,
+// without a handler per step: each call level is stack that the goroutine of
+// a request (new for each one over HTTP/2) may have to grow into.
+type chainHandler struct {
+	c    *Chain
+	next http.Handler
+}
+
+func (h *chainHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.c.noHealth && health.Is(r.URL.Path) {
+		h.c.serveHealth(w, r)
+		return
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !health.Is(r.URL.Path) {
-			protected.ServeHTTP(w, r)
+	h.c.serve(w, r, h.next)
+}
+
+// serve runs the steps, then next.
+func (c *Chain) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	s := new(requestState)
+	if r = c.authentication.serve(w, r, s); r == nil {
+		return
+	}
+	if r = c.attributes.serve(w, r, s); r == nil {
+		return
+	}
+	r = s.publish(r)
+	for _, st := range c.after {
+		if r = st.serve(w, r, s); r == nil {
 			return
 		}
-		if r.URL.Path == "/readyz" {
-			if err := c.Ready(); err != nil {
-				WriteStatus(w, retryafter.Unavailable("not ready: "+err.Error(), 0))
-				return
-			}
+	}
+	next.ServeHTTP(w, r)
+}
+
+// serveHealth answers /healthz, /livez and /readyz.
+func (c *Chain) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/readyz" {
+		if err := c.Ready(); err != nil {
+			WriteStatus(w, retryafter.Unavailable("not ready: "+err.Error(), 0))
+			return
 		}
-		writeOK(w)
-	})
+	}
+	writeOK(w)
 }
 
 // Collectors returns the chain's Prometheus collectors, for the caller to

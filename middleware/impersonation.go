@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -120,10 +121,22 @@ func (im *Impersonation) serve(w http.ResponseWriter, r *http.Request, s *reques
 	return s.publish(r) // request.UserFrom must tell the impersonated user
 }
 
+// isImpersonationHeader reports whether the header name k starts with
+// Impersonate-, ignoring case. Most names differ from it in their first byte:
+// an ASCII one that is not i or I rejects at once (a multi-byte rune takes
+// EqualFold's path).
+func isImpersonationHeader(k string) bool {
+	const prefix = "Impersonate-"
+	if len(k) < len(prefix) || k[0] < utf8.RuneSelf && k[0]|0x20 != 'i' {
+		return false
+	}
+	return strings.EqualFold(k[:len(prefix)], prefix)
+}
+
 // asksToImpersonate reports whether h holds any Impersonate-* header.
 func asksToImpersonate(h http.Header) bool {
 	for k := range h {
-		if len(k) >= len("Impersonate-") && strings.EqualFold(k[:len("Impersonate-")], "Impersonate-") {
+		if isImpersonationHeader(k) {
 			return true
 		}
 	}
@@ -223,7 +236,7 @@ func (im *impersonation) user() user.Info {
 
 func deleteImpersonationHeaders(h http.Header) {
 	for k := range h {
-		if len(k) >= len("Impersonate-") && strings.EqualFold(k[:len("Impersonate-")], "Impersonate-") {
+		if isImpersonationHeader(k) {
 			delete(h, k)
 		}
 	}

@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -23,7 +24,20 @@ type step interface {
 
 // requestState is what the steps know of one request, in one allocation. It
 // is written by a step before the next one runs, and only read afterwards.
+//
+// Once published (see publish) it is also the request's context and holds
+// the request handed to the next handler: a context.Context layer over the
+// caller's context that answers request.UserFrom, request.RequestInfoFrom
+// and this package's getters itself, so that the chain costs one allocation
+// for its state, its context values and its copy of the request, instead of
+// one for each.
 type requestState struct {
+	// parent is the context of the request s was published over; nil until
+	// then. Deadline, Done and Err are its own.
+	parent context.Context
+	// req is the request handed on, whose context is s.
+	req http.Request
+
 	user     user.Info          // who is calling (after impersonation, who it runs as)
 	attrs    reqattr.Attributes // the RequestInfo and authorizer attributes
 	resolved bool               // attrs holds the resolved request
@@ -31,13 +45,18 @@ type requestState struct {
 	reason   string
 	decided  bool // the request was authorized
 	// newUser and newInfo are set when a step changed the user or resolved the
-	// request, until publish puts them in the context.
+	// request, until publish makes them visible in the context.
 	newUser, newInfo bool
+	// layered is set once s is the context of a request; it then answers the
+	// user when a step set it (ownUser) and the RequestInfo when a step
+	// resolved it (ownInfo), and leaves those it took from filters of others
+	// to the layers that hold them.
+	layered, ownUser, ownInfo bool
 }
 
 // setUser records that the request runs as u from now on.
 func (s *requestState) setUser(u user.Info) {
-	s.user, s.newUser = u, true
+	s.user, s.newUser, s.ownUser = u, true, true
 	if s.resolved {
 		s.attrs.User = u
 	}
@@ -48,7 +67,7 @@ func (s *requestState) setUser(u user.Info) {
 func (s *requestState) resolve(r *http.Request) error {
 	s.attrs = reqattr.Attributes{}
 	err := s.attrs.Init(r, s.user)
-	s.resolved, s.newInfo = err == nil, err == nil
+	s.resolved, s.newInfo, s.ownInfo = err == nil, err == nil, err == nil
 	return err
 }
 
@@ -70,6 +89,9 @@ func stateOf(r *http.Request) *requestState {
 	if s == nil {
 		s = new(requestState)
 	}
+	if ctx == context.Context(s) { // nothing was stored since s was published
+		return s
+	}
 	if u, ok := request.UserFrom(ctx); ok && u != nil {
 		s.user = u
 		s.attrs.User = u
@@ -87,8 +109,25 @@ func stateOf(r *http.Request) *requestState {
 // publish returns r, or a copy of r whose context carries what changed in s:
 // the user for request.UserFrom, the RequestInfo for request.RequestInfoFrom,
 // and s itself for the getters of this package.
+//
+// The first time, s itself becomes the copy's context (see requestState), over
+// whatever r's context holds (a state stored there before, as a value, is then
+// shadowed by s), and the copy is s.req: no allocation. After that, while r's context is still s,
+// s answers the current user and RequestInfo, so nothing is copied; when
+// other layers were added over s since (by filters of others between two
+// steps), the changes are published over them, as context values.
 func (s *requestState) publish(r *http.Request) *http.Request {
 	ctx := r.Context()
+	if !s.layered {
+		s.parent, s.layered = ctx, true
+		s.newUser, s.newInfo = false, false
+		s.req = *r.WithContext(s)
+		return &s.req
+	}
+	if ctx == context.Context(s) {
+		s.newUser, s.newInfo = false, false
+		return r
+	}
 	changed := stateFrom(ctx) != s || s.newUser || s.newInfo
 	if !changed {
 		return r
@@ -104,6 +143,63 @@ func (s *requestState) publish(r *http.Request) *http.Request {
 	}
 	s.newUser, s.newInfo = false, false
 	return r.WithContext(ctx)
+}
+
+// Deadline implements context.Context: the parent's.
+func (s *requestState) Deadline() (time.Time, bool) { return s.parent.Deadline() }
+
+// Done implements context.Context: the parent's.
+func (s *requestState) Done() <-chan struct{} { return s.parent.Done() }
+
+// Err implements context.Context: the parent's.
+func (s *requestState) Err() error { return s.parent.Err() }
+
+// Value implements context.Context: s for this package's getters, the user
+// for request.UserFrom and the RequestInfo for request.RequestInfoFrom, once
+// set; anything else is the parent's.
+func (s *requestState) Value(key any) any {
+	switch key {
+	case any(requestStateKey{}):
+		return s
+	case userKey:
+		if s.ownUser {
+			return s.user
+		}
+	case requestInfoKey:
+		if s.ownInfo {
+			return s.attrs.RequestInfo()
+		}
+	}
+	return s.parent.Value(key)
+}
+
+// String describes the context, as the standard library's contexts do.
+func (s *requestState) String() string { return "aggauth request state" }
+
+// userKey and requestInfoKey are the keys under which k8s.io/apiserver's
+// request package stores the user and the RequestInfo (unexported there),
+// found by asking its getters.
+var userKey, requestInfoKey = contextKeys()
+
+// keyProbe records the key it is asked for.
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any { p.key = key; return nil }
+
+func contextKeys() (userKey, infoKey any) {
+	p := &keyProbe{Context: context.Background()}
+	request.UserFrom(p)
+	userKey = p.key
+	p.key = nil
+	request.RequestInfoFrom(p)
+	infoKey = p.key
+	if userKey == nil || infoKey == nil || userKey == infoKey {
+		panic("middleware: cannot find k8s.io/apiserver's request context keys")
+	}
+	return userKey, infoKey
 }
 
 // handler runs st as a middleware of its own: it finds or makes the state,

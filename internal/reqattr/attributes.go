@@ -2,7 +2,7 @@ package reqattr
 
 import (
 	"net/http"
-	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -15,8 +15,8 @@ var _ authorizer.Attributes = (*Attributes)(nil)
 
 // Attributes is the authorizer.Attributes of one request: what kube-apiserver's
 // GetAuthorizerAttributes builds from the user and the RequestInfo, with the
-// field and label selectors parsed lazily (once, on first use, safely from
-// several goroutines) instead of on every request. The authorizer's cache key
+// field and label selectors parsed lazily (on first use, safely from several
+// goroutines) instead of on every request. The authorizer's cache key
 // is computed from the raw selectors (RawSelectors), so a cache hit never
 // parses them.
 //
@@ -31,11 +31,17 @@ type Attributes struct {
 	info  request.RequestInfo
 	parts [inlineParts]string
 
-	fieldOnce sync.Once
+	// parsed holds the selectors once parsed, in memory of their own: most
+	// requests never parse them (the cache key uses the raw ones), and an
+	// Attributes lives in every request's state.
+	parsed atomic.Pointer[parsedSelectors]
+}
+
+// parsedSelectors are the parsed field and label selectors of a request.
+type parsedSelectors struct {
 	fieldSel  fields.Selector
 	fieldReqs fields.Requirements
 	fieldErr  error
-	labelOnce sync.Once
 	labelSel  labels.Selector
 	labelReqs labels.Requirements
 	labelErr  error
@@ -116,66 +122,62 @@ func (a *Attributes) GetPath() string { return a.info.Path }
 // deletecollection request: nil when there is none or it has no requirements,
 // and nil with the parse error when it does not parse.
 func (a *Attributes) GetFieldSelector() (fields.Requirements, error) {
-	a.parseFields()
-	return a.fieldReqs, a.fieldErr
+	p := a.selectors()
+	return p.fieldReqs, p.fieldErr
 }
 
 // GetLabelSelector returns the parsed label selector of a list, watch or
 // deletecollection request: nil when there is none or it has no requirements,
 // and nil with the parse error when it does not parse.
 func (a *Attributes) GetLabelSelector() (labels.Requirements, error) {
-	a.parseLabels()
-	return a.labelReqs, a.labelErr
+	p := a.selectors()
+	return p.labelReqs, p.labelErr
 }
 
 // Selectors returns the parsed selectors of a list, watch or deletecollection
 // request (Everything when there is none), or the first parse error.
 func (a *Attributes) Selectors() (labels.Selector, fields.Selector, error) {
-	a.parseLabels()
-	a.parseFields()
-	if a.labelErr != nil {
-		return nil, nil, a.labelErr
+	p := a.selectors()
+	if p.labelErr != nil {
+		return nil, nil, p.labelErr
 	}
-	if a.fieldErr != nil {
-		return nil, nil, a.fieldErr
+	if p.fieldErr != nil {
+		return nil, nil, p.fieldErr
 	}
-	return a.labelSel, a.fieldSel, nil
+	return p.labelSel, p.fieldSel, nil
 }
 
-func (a *Attributes) parseFields() {
-	a.fieldOnce.Do(func() {
-		a.fieldSel = fields.Everything()
-		if a.info.FieldSelector == "" {
-			return
+// selectors parses both selectors on first use. Goroutines that ask at once
+// may each parse; the first to finish is kept, and parsing is deterministic.
+func (a *Attributes) selectors() *parsedSelectors {
+	if p := a.parsed.Load(); p != nil {
+		return p
+	}
+	p := &parsedSelectors{fieldSel: fields.Everything(), labelSel: labels.Everything()}
+	if a.info.FieldSelector != "" {
+		if sel, err := fields.ParseSelector(a.info.FieldSelector); err != nil {
+			p.fieldErr = err
+		} else {
+			p.fieldSel = sel
+			if reqs := sel.Requirements(); len(reqs) > 0 {
+				p.fieldReqs = reqs
+			}
 		}
-		sel, err := fields.ParseSelector(a.info.FieldSelector)
-		if err != nil {
-			a.fieldErr = err
-			return
+	}
+	if a.info.LabelSelector != "" {
+		if sel, err := labels.Parse(a.info.LabelSelector); err != nil {
+			p.labelErr = err
+		} else {
+			p.labelSel = sel
+			if reqs, _ := sel.Requirements(); len(reqs) > 0 {
+				p.labelReqs = reqs
+			}
 		}
-		a.fieldSel = sel
-		if reqs := sel.Requirements(); len(reqs) > 0 {
-			a.fieldReqs = reqs
-		}
-	})
-}
-
-func (a *Attributes) parseLabels() {
-	a.labelOnce.Do(func() {
-		a.labelSel = labels.Everything()
-		if a.info.LabelSelector == "" {
-			return
-		}
-		sel, err := labels.Parse(a.info.LabelSelector)
-		if err != nil {
-			a.labelErr = err
-			return
-		}
-		a.labelSel = sel
-		if reqs, _ := sel.Requirements(); len(reqs) > 0 {
-			a.labelReqs = reqs
-		}
-	})
+	}
+	if a.parsed.CompareAndSwap(nil, p) {
+		return p
+	}
+	return a.parsed.Load()
 }
 
 // RawSelectors returns the unparsed selectors; the SubjectAccessReview built

@@ -49,7 +49,7 @@ func scanListQuery(raw string) listQuery {
 		if slot == nil || slot.set {
 			continue
 		}
-		val, err := url.QueryUnescape(v)
+		val, err := queryUnescape(v)
 		if err != nil {
 			continue
 		}
@@ -73,7 +73,7 @@ func listQueryFromValues(raw string) listQuery {
 // slot returns where the parameter with the still escaped key rawKey goes, or nil.
 func (q *listQuery) slot(rawKey string) *queryValue {
 	key := rawKey
-	if strings.ContainsAny(rawKey, "%+") {
+	if strings.IndexByte(rawKey, '%') >= 0 || strings.IndexByte(rawKey, '+') >= 0 {
 		k, err := url.QueryUnescape(rawKey)
 		if err != nil {
 			return nil
