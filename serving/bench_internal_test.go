@@ -31,7 +31,8 @@ func kubernetesFilters(h http.Handler) http.Handler {
 }
 
 // The cost of the Server's filters around a handler, in process, against the
-// bare handler and Kubernetes' same filters.
+// bare handler (impl=none) and Kubernetes' same filters; sub-benchmarks are
+// named req=.../impl=... for benchstat -col /impl and bench/report.
 func BenchmarkFilters(b *testing.B) {
 	s := &Server{opts: Options{}.withDefaults(), metrics: newMetrics()}
 	s.inflight.drained = make(chan struct{})
@@ -40,10 +41,10 @@ func BenchmarkFilters(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		h    http.Handler
-	}{{"bare", okHandler}, {"serving", s.buildHandler(okHandler)}, {"kubernetes", kubernetesFilters(okHandler)}} {
+	}{{"none", okHandler}, {"serving", s.buildHandler(okHandler)}, {"kubernetes", kubernetesFilters(okHandler)}} {
 		for _, q := range []string{"get", "watch"} {
 			target := map[string]string{"get": "/apis/g/v1/namespaces/ns/things/x", "watch": "/apis/g/v1/namespaces/ns/things?watch=true"}[q]
-			b.Run(bc.name+"/"+q, func(b *testing.B) {
+			b.Run("req="+q+"/impl="+bc.name, func(b *testing.B) {
 				r := httptest.NewRequest(http.MethodGet, target, nil)
 				r.Header.Set(HeaderAuditID, "0b5d1c9e-8a1e-4a55-8e32-3b8b9f0f2d11")
 				b.ReportAllocs()

@@ -9,17 +9,23 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/aggauth/aggauth/serving"
 )
 
-// Requests over HTTP/2 and TLS on loopback, through a Server and through a
-// bare http.Server with the same certificate, one client, 8 requests at a
-// time.
+// Requests over HTTP/2 and TLS on loopback, through a Server (impl=serving)
+// and through a bare http.Server with the same certificate (impl=none), one
+// client, 8 requests at a time.
 func BenchmarkHTTP2(b *testing.B) {
 	bare := func(b *testing.B) string {
 		cert, err := tls.LoadX509KeyPair(pki.certFile, pki.keyFile)
 		require.NoError(b, err)
 		ln := loopback(b)
-		srv := &http.Server{Handler: ok, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ReadHeaderTimeout: time.Minute}
+		// The Server's HTTP/2 settings (newHTTPServer), so that the two differ
+		// by the filters only.
+		srv := &http.Server{Handler: ok, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ReadHeaderTimeout: time.Minute,
+			HTTP2: &http.HTTP2Config{MaxConcurrentStreams: serving.DefaultHTTP2MaxStreamsPerConnection, MaxReadFrameSize: 256 << 10,
+				MaxReceiveBufferPerStream: 256 << 10, MaxReceiveBufferPerConnection: 256 << 10 * serving.DefaultHTTP2MaxStreamsPerConnection}}
 		go func() { _ = srv.ServeTLS(ln, "", "") }()
 		b.Cleanup(func() { _ = srv.Close() })
 		return "https://" + ln.Addr().String()
@@ -28,8 +34,8 @@ func BenchmarkHTTP2(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		url  func(*testing.B) string
-	}{{"bare", bare}, {"serving", served}} {
-		b.Run(bc.name, func(b *testing.B) {
+	}{{"none", bare}, {"serving", served}} {
+		b.Run("impl="+bc.name, func(b *testing.B) {
 			url := bc.url(b) + "/apis/g/v1/namespaces/ns/things/x"
 			c := client(b, false)
 			b.ReportAllocs()

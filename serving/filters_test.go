@@ -263,6 +263,29 @@ func TestTimeoutResponse(t *testing.T) {
 		assert.Empty(t, rec.Header().Get("X-Late"))
 		assert.NotContains(t, rec.Body.String(), "late")
 	})
+	t.Run("a response started right after the deadline is the 504", func(t *testing.T) {
+		// The handler writes as soon as its context ends, racing Timeout's
+		// own goroutine: whichever gets there first, the client gets the 504
+		// (as gin does, which writes its status when its handlers return).
+		short := serving.Timeout(time.Millisecond, nil, quietLogger)
+		for name, write := range map[string]func(http.ResponseWriter){
+			"WriteHeader": func(w http.ResponseWriter) { w.WriteHeader(http.StatusOK) },
+			"Write":       func(w http.ResponseWriter) { _, _ = io.WriteString(w, "late") },
+			"Flush":       func(w http.ResponseWriter) { http.NewResponseController(w).Flush() }, //nolint:errcheck
+			"return":      func(http.ResponseWriter) {},
+		} {
+			h := short(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				<-r.Context().Done()
+				write(w)
+			}))
+			for range 200 {
+				rec := serve(h, httptest.NewRequest(http.MethodGet, "/", nil))
+				if !assert.Equal(t, http.StatusGatewayTimeout, rec.Code, name) || !assert.NotContains(t, rec.Body.String(), "late", name) {
+					break
+				}
+			}
+		}
+	})
 	t.Run("a fast handler is served as it is", func(t *testing.T) {
 		rec := httptest.NewRecorder()
 		rec.Header().Set("Audit-ID", "outer")

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -67,14 +69,11 @@ func Timeout(bound time.Duration, longRunning request.LongRunningRequestCheck, l
 }
 
 // requestTimeout returns the bound of r: its ?timeout= when positive and
-// shorter than bound, else bound. It reads the query as Kubernetes' parseTimeout
-// does (URL.Query), skipping the parse when no key can be "timeout".
+// shorter than bound, else bound. It reads the query as Kubernetes'
+// parseTimeout does (URL.Query().Get("timeout"): the first value of the first
+// well-formed "timeout" key), in place: without parsing the whole query.
 func requestTimeout(r *http.Request, bound time.Duration) (time.Duration, error) {
-	q := r.URL.RawQuery
-	if !strings.Contains(q, "timeout") && !strings.Contains(q, "%") {
-		return bound, nil
-	}
-	value := r.URL.Query().Get("timeout")
+	value := queryValue(r.URL.RawQuery, "timeout")
 	if value == "" {
 		return bound, nil
 	}
@@ -88,27 +87,41 @@ func requestTimeout(r *http.Request, bound time.Duration) (time.Duration, error)
 	return bound, nil
 }
 
+// queryValue is url.ParseQuery(raw).Get(key) without building the map:
+// pairs split on "&", a pair holding ";" or a key or value that does not
+// unescape is skipped, and the first value of key wins. A raw query that
+// cannot hold key (no key spelled or escaped) is not scanned further.
+func queryValue(raw, key string) string {
+	if !strings.Contains(raw, key) && !strings.ContainsAny(raw, "%+") {
+		return ""
+	}
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil || k != key {
+			continue
+		}
+		if v, err = url.QueryUnescape(v); err != nil {
+			continue
+		}
+		return v
+	}
+	return ""
+}
+
 // serveWithTimeout runs next on its own goroutine with a copy of r bound to
 // ctx, and answers 504 if ctx ends first.
 func serveWithTimeout(ctx context.Context, w http.ResponseWriter, r *http.Request, next http.Handler, log *logs.Limited) {
-	tw := newTimeoutWriter(w)
-	done := make(chan any, 1) // the goroutine never waits for a reader
-	rc := r.Clone(ctx)        // the handler may change its request after we return
-	go func() {
-		var p any
-		defer func() {
-			if p = recover(); p != nil && p != http.ErrAbortHandler {
-				p = &handlerPanic{value: p, stack: currentStack()}
-			}
-			if late := tw.finish(ctx, p == nil); late && p != nil && p != http.ErrAbortHandler {
-				logLatePanic(log, rc, p)
-			}
-			done <- p
-		}()
-		next.ServeHTTP(tw, rc)
-	}()
+	tw := newTimeoutWriter(ctx, w)
+	tw.done = make(chan any, 1) // the goroutine never waits for a reader
+	go tw.serve(ctx, requestCopy(ctx, r), next, log)
 	select {
-	case p := <-done:
+	case p := <-tw.done:
 		if p != nil {
 			panic(p)
 		}
@@ -116,10 +129,48 @@ func serveWithTimeout(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		if tw.timeout() {
 			return
 		}
-		if p := <-done; p != nil { // the handler had returned already
+		if p := <-tw.done; p != nil { // the handler had returned already
 			panic(p)
 		}
 	}
+}
+
+// serve runs next with rc, on the goroutine of its own, and reports its end
+// (nil, or its panic) on tw.done.
+func (tw *timeoutWriter) serve(ctx context.Context, rc *http.Request, next http.Handler, log *logs.Limited) {
+	var p any
+	defer func() {
+		if p = recover(); p != nil && p != http.ErrAbortHandler {
+			p = &handlerPanic{value: p, stack: currentStack()}
+		}
+		if late := tw.finish(p == nil); late && p != nil && p != http.ErrAbortHandler {
+			logLatePanic(log, rc, p)
+		}
+		tw.done <- p
+	}()
+	next.ServeHTTP(tw, rc)
+}
+
+// requestCopy returns a copy of r bound to ctx that the handler may change
+// (it may still run after its request timed out) without changing r, which
+// net/http and the filters before Timeout read meanwhile: the Request, its URL
+// and its header maps are copied. Header values are shared, as http.Header's
+// methods replace or extend a value slice, never change its elements, and so
+// are the body and the parsed forms, as Kubernetes' r.Clone would not make
+// them safe to use from two goroutines either.
+func requestCopy(ctx context.Context, r *http.Request) *http.Request {
+	rc := r.WithContext(ctx)
+	if r.URL != nil {
+		u := *r.URL
+		rc.URL = &u
+	}
+	if r.Header != nil {
+		rc.Header = maps.Clone(r.Header)
+	}
+	if r.Trailer != nil {
+		rc.Trailer = maps.Clone(r.Trailer)
+	}
+	return rc
 }
 
 func logLatePanic(log *logs.Limited, r *http.Request, p any) {

@@ -18,7 +18,9 @@ import (
 // the handler does reaches the client.
 type timeoutWriter struct {
 	w      http.ResponseWriter
-	header http.Header // the handler's; copied to w's when the response starts
+	ctx    context.Context // the request's, bounded by the timeout
+	header http.Header     // the handler's; copied to w's when the response starts
+	done   chan any        // the handler's end: nil, or its panic
 
 	mu       sync.Mutex // guards the fields below and every use of w
 	timedOut bool       // the 504 was sent, or the response aborted
@@ -27,8 +29,8 @@ type timeoutWriter struct {
 	finished bool // the handler returned
 }
 
-func newTimeoutWriter(w http.ResponseWriter) *timeoutWriter {
-	return &timeoutWriter{w: w, header: w.Header().Clone()}
+func newTimeoutWriter(ctx context.Context, w http.ResponseWriter) *timeoutWriter {
+	return &timeoutWriter{w: w, ctx: ctx, header: w.Header().Clone()}
 }
 
 // Header returns the handler's headers; after a timeout, a map nobody reads.
@@ -49,10 +51,24 @@ func (tw *timeoutWriter) start() {
 	}
 }
 
+// expired reports whether the response has not started and the request's
+// context has ended; if so it sends the 504 at once. tw.mu is held. Without
+// it a handler that starts its response right after the deadline (gin writes
+// its status when its handlers return) could get there before Timeout's own
+// goroutine and send a 200 for a request that had timed out.
+func (tw *timeoutWriter) expired() bool {
+	if tw.started || tw.hijacked || tw.ctx.Err() == nil {
+		return false
+	}
+	tw.timedOut = true
+	middleware.WriteStatus(tw.w, timedOut)
+	return true
+}
+
 func (tw *timeoutWriter) WriteHeader(code int) {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	if tw.timedOut || tw.hijacked || tw.started && code >= 200 {
+	if tw.timedOut || tw.hijacked || tw.started && code >= 200 || tw.expired() {
 		return
 	}
 	if code < 200 && code != http.StatusSwitchingProtocols {
@@ -67,7 +83,7 @@ func (tw *timeoutWriter) WriteHeader(code int) {
 func (tw *timeoutWriter) Write(p []byte) (int, error) {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	if tw.timedOut {
+	if tw.timedOut || tw.expired() {
 		return 0, http.ErrHandlerTimeout
 	}
 	if tw.hijacked {
@@ -81,7 +97,7 @@ func (tw *timeoutWriter) Write(p []byte) (int, error) {
 func (tw *timeoutWriter) Flush() {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	if tw.timedOut || tw.hijacked {
+	if tw.timedOut || tw.hijacked || tw.expired() {
 		return
 	}
 	tw.start()
@@ -93,7 +109,7 @@ func (tw *timeoutWriter) Flush() {
 func (tw *timeoutWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	if tw.timedOut {
+	if tw.timedOut || tw.expired() {
 		return nil, nil, http.ErrHandlerTimeout
 	}
 	c, rw, err := http.NewResponseController(tw.w).Hijack()
@@ -135,7 +151,7 @@ func (tw *timeoutWriter) control(f func(*http.ResponseController) error) error {
 // an implicit 200, unless its context had ended: the answer is then the 504,
 // whether or not the handler saw the end first. It reports whether the
 // request had timed out before.
-func (tw *timeoutWriter) finish(ctx context.Context, normally bool) (late bool) {
+func (tw *timeoutWriter) finish(normally bool) (late bool) {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
 	tw.finished = true
@@ -143,9 +159,7 @@ func (tw *timeoutWriter) finish(ctx context.Context, normally bool) (late bool) 
 	case tw.timedOut:
 		return true
 	case !normally || tw.started || tw.hijacked:
-	case ctx.Err() != nil:
-		tw.timedOut = true
-		middleware.WriteStatus(tw.w, timedOut)
+	case tw.expired():
 	default:
 		tw.start()
 	}
