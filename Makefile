@@ -10,7 +10,7 @@ FUZZ_EXECS ?= 10000
 # Packages of the library module (example/ and e2e/ are modules of their own).
 PKGS := ./...
 
-.PHONY: test unit vet fuzz example lint bench load e2e demo tools hostile
+.PHONY: test unit vet fuzz example lint bench load scale e2e demo tools hostile
 
 ## test: everything CI runs: vet, the unit tests with the race detector, a short
 ## pass of every fuzz target, the example servers' tests, then the end-to-end suite
@@ -42,9 +42,11 @@ lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags hostile $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
-## bench: every benchmark of bench/ and authz's BenchmarkKey, BENCH_COUNT runs each
-## (enough for benchstat), into bench/results.txt with the machine's description
-## around it, then bench/BENCHMARKS.md from it (about 13 minutes on 2 cores).
+## bench: every benchmark of bench/, authz's BenchmarkKey and serving's
+## BenchmarkFilters and BenchmarkHTTP2, BENCH_COUNT runs each (enough for
+## benchstat), into bench/results.txt with the machine's description around it,
+## then bench/BENCHMARKS.md from it, with bench/load.txt, bench/scale.md and
+## bench/profile.md (about 15 minutes on 2 cores).
 bench: BENCH_COUNT ?= 6
 bench:
 	@set -eo pipefail; out=bench/results.txt.tmp; \
@@ -52,20 +54,40 @@ bench:
 	$(GO) run ./bench/report -stamp start > $$out; \
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 60m ./bench/ | tee -a $$out; \
 	$(GO) test -run '^$$' -bench '^BenchmarkKey$$' -benchmem -count $(BENCH_COUNT) ./authz/ | tee -a $$out; \
+	$(GO) test -run '^$$' -bench '^(BenchmarkFilters|BenchmarkHTTP2)$$' -benchmem -count $(BENCH_COUNT) ./serving/ | tee -a $$out; \
 	$(GO) run ./bench/report -stamp end >> $$out; \
 	mv $$out bench/results.txt
-	$(GO) run ./bench/report -results bench/results.txt -load bench/load.txt -out bench/BENCHMARKS.md
+	$(GO) run ./bench/report -results bench/results.txt -load bench/load.txt -scale bench/scale.md -profile bench/profile.md -out bench/BENCHMARKS.md
 	@echo "wrote bench/results.txt and bench/BENCHMARKS.md"
 
-## load: the HTTP/2 load test (bench/load): a bare handler, aggauth's chain and
-## Kubernetes' filters over TLS on loopback, 64 streams, 10 s each by default
-## (LOAD_FLAGS=-duration=30s to change); output in bench/load.txt, which
+## load: the HTTP/2 load test (bench/load): a bare handler, aggauth's chain,
+## Kubernetes' filters and the bare handler behind serving.New, each behind an
+## http.Server with serving's HTTP/2 settings, over TLS on loopback: 64 streams
+## over one connection, then 1,000 streams over 4 connections (the shape of the
+## aggregator's traffic); 10 rounds of 1 s per impl, taken in turn
+## (LOAD_FLAGS=-duration=30s to change). Output in bench/load.txt, which
 ## bench/BENCHMARKS.md includes (refreshed here when bench/results.txt exists).
-## Not part of make test.
+## About 2 minutes. Not part of make test.
 load: LOAD_FLAGS ?=
 load:
-	@set -eo pipefail; $(GO) run ./bench/load $(LOAD_FLAGS) | tee bench/load.txt.tmp; mv bench/load.txt.tmp bench/load.txt
-	@if [ -f bench/results.txt ]; then $(GO) run ./bench/report -results bench/results.txt -load bench/load.txt -out bench/BENCHMARKS.md; fi
+	@set -eo pipefail; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	$(GO) build -o "$$dir/load" ./bench/load; \
+	"$$dir/load" -streams 64 -conns 1 $(LOAD_FLAGS) | tee bench/load.txt.tmp; \
+	echo | tee -a bench/load.txt.tmp; \
+	"$$dir/load" -streams 1000 -conns 4 $(LOAD_FLAGS) | tee -a bench/load.txt.tmp; \
+	mv bench/load.txt.tmp bench/load.txt
+	@if [ -f bench/results.txt ]; then $(GO) run ./bench/report -results bench/results.txt -load bench/load.txt -scale bench/scale.md -profile bench/profile.md -out bench/BENCHMARKS.md; fi
+
+## scale: the scale model (bench/scale, build tag scale): users × namespaces,
+## cache sizes and TTLs, a rolling restart (in virtual time) and 1 to 1,000
+## client-certificate connections (in real time), aggauth and k8s.io/apiserver
+## side by side; tables in bench/scale.md, data in bench/scale-data/, then the
+## charts (bench/charts, a module of its own for gonum.org/v1/plot) in
+## bench/img/. About 5 minutes on 2 cores. Not part of make test.
+scale:
+	$(GO) test -tags scale -run '^TestScale$$' -count=1 -timeout 30m ./bench/scale/ -args -out $(CURDIR)/bench
+	cd bench/charts && $(GO) run . -in ../scale-data -out ../img
+	@if [ -f bench/results.txt ]; then $(GO) run ./bench/report -results bench/results.txt -load bench/load.txt -scale bench/scale.md -profile bench/profile.md -out bench/BENCHMARKS.md; fi
 
 ## hostile: the adversarial suite (hostile/, build tag hostile): each bound of
 ## DESIGN.md's hostile-load rules driven by an attack over real TLS on loopback,

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"slices"
@@ -16,70 +13,51 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/bench/load/fixture"
-	"github.com/aggauth/aggauth/internal/testpki"
-	"github.com/aggauth/aggauth/middleware"
 )
 
-// serving holds the server's TLS configuration, made by middleware.TLSConfig
-// as an extension server makes it, and the client's, with the front proxy's
-// certificate.
-type serving struct {
-	server *tls.Config
-	client *tls.Config
+// round is what one impl achieved in one round.
+type round struct {
+	requests int
+	elapsed  time.Duration
+	cpu      time.Duration // CPU time of the process (client and server)
 }
 
-func newServing(env *fixture.Env) (*serving, error) {
-	ca := testpki.NewCA("serving-ca", testpki.ECDSA)
-	cert := ca.Issue(testpki.Spec{
-		CommonName: "api.widgets.svc", DNSNames: []string{"api.widgets.svc"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}).TLSCertificate()
-	proxyCA, err := authn.NewCABundle(env.FrontProxyCA.PEM())
-	if err != nil {
-		return nil, err
-	}
-	clientCA, err := authn.NewCABundle(env.ClientCA.PEM())
-	if err != nil {
-		return nil, err
-	}
-	server, err := middleware.TLSConfig(middleware.TLSOptions{
-		Certificate: &cert, ClientCAs: []authn.CAProvider{authn.StaticCA{Bundle: proxyCA}, authn.StaticCA{Bundle: clientCA}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
-	client := &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{env.Proxy.TLSCertificate()}, MinVersion: tls.VersionTLS12}
-	return &serving{server: server, client: client}, nil
-}
+func (r round) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
 
-// result is what one impl achieved.
+// result is what one impl achieved over every round.
 type result struct {
 	impl      string
-	requests  int
-	elapsed   time.Duration
+	rounds    []round
 	latencies []time.Duration // sorted
 	errors    int64
 	firstErr  error
-	sars      int64         // reviews the SubjectAccessReview server received while measured
-	conns     int64         // TCP connections the client opened
-	cpu       time.Duration // CPU time of the process (client and server) while measured
+	sars      int64 // reviews the SubjectAccessReview server received while measured
+	conns     int64 // TCP connections the client opened
+}
+
+func (r *result) total() round {
+	var t round
+	for _, x := range r.rounds {
+		t.requests += x.requests
+		t.elapsed += x.elapsed
+		t.cpu += x.cpu
+	}
+	return t
 }
 
 // cpuPerRequest is the process's CPU time per request while measured.
-func (r result) cpuPerRequest() time.Duration {
-	if r.requests == 0 {
+func (r *result) cpuPerRequest() time.Duration {
+	t := r.total()
+	if t.requests == 0 {
 		return 0
 	}
-	return r.cpu / time.Duration(r.requests)
+	return t.cpu / time.Duration(t.requests)
 }
 
-func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+func (r *result) rps() float64 { return r.total().rps() }
 
-func (r result) percentile(p float64) time.Duration {
+func (r *result) percentile(p float64) time.Duration {
 	if len(r.latencies) == 0 {
 		return 0
 	}
@@ -87,64 +65,84 @@ func (r result) percentile(p float64) time.Duration {
 	return r.latencies[max(0, min(i, len(r.latencies)-1))]
 }
 
-// target is one impl served on loopback, with its client and what it achieved.
+// target is one impl served on loopback, with its clients and what it
+// achieved.
 type target struct {
 	result
 	driver *driver
-	srv    *http.Server
-	tr     *http.Transport
+	srv    fixture.Server
+	trs    []*http.Transport
+
+	connsOpened *atomic.Int64
 }
 
-// serve serves h on loopback and opens the client's one connection with a
-// first request.
-func (s *serving) serve(impl string, h http.Handler, c fixture.Case) (*target, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// serve serves h on loopback (through serving.New when viaServing, else
+// fixture.TunedServer) and opens the client's conns connections, one HTTP/2
+// connection per transport, each with a first request.
+func serve(t *fixture.TLSPair, impl string, h http.Handler, c fixture.Case, conns int, viaServing bool) (*target, error) {
+	var srv fixture.Server
+	var err error
+	if viaServing {
+		srv, err = t.ServeServing(h)
+	} else {
+		srv, err = t.ServePlain(h)
+	}
 	if err != nil {
 		return nil, err
 	}
-	t := &target{srv: &http.Server{Handler: h, TLSConfig: s.server, ErrorLog: log.New(io.Discard, "", 0)}}
-	t.impl = impl
-	go func() { _ = t.srv.ServeTLS(ln, "", "") }()
-	dialer := &net.Dialer{}
-	t.tr = &http.Transport{
-		TLSClientConfig: s.client.Clone(),
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			t.conns++
-			return dialer.DialContext(ctx, network, addr)
-		},
-		Protocols: new(http.Protocols),
-	}
-	t.tr.Protocols.SetHTTP2(true)
-	t.driver = &driver{client: &http.Client{Transport: t.tr}, url: "https://" + ln.Addr().String() + c.Path, c: c}
+	tg := &target{srv: srv}
+	tg.impl = impl
+	d := &driver{url: "https://" + srv.Addr() + c.Path, c: c}
 	if c.Query != "" {
-		t.driver.url += "?" + c.Query
+		d.url += "?" + c.Query
 	}
-	if _, err := t.driver.do(context.Background()); err != nil {
-		t.close()
-		return nil, err
+	dialer := &net.Dialer{}
+	var opened atomic.Int64
+	for range conns {
+		tr := &http.Transport{
+			TLSClientConfig: t.Client.Clone(),
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				opened.Add(1)
+				return dialer.DialContext(ctx, network, addr)
+			},
+			Protocols: new(http.Protocols),
+		}
+		tr.Protocols.SetHTTP2(true)
+		tg.trs = append(tg.trs, tr)
+		d.clients = append(d.clients, &http.Client{Transport: tr})
 	}
-	return t, nil
+	tg.driver = d
+	for i := range d.clients {
+		if _, err := d.do(context.Background(), i); err != nil {
+			tg.close()
+			return nil, err
+		}
+	}
+	tg.connsOpened = &opened
+	return tg, nil
 }
 
 func (t *target) close() {
-	t.tr.CloseIdleConnections()
+	for _, tr := range t.trs {
+		tr.CloseIdleConnections()
+	}
 	t.srv.Close()
 }
 
-// round drives t for d and adds what it achieved, with the process's CPU time
+// measure drives t for d and records the round, with the process's CPU time
 // and the reviews the SubjectAccessReview server received meanwhile.
-func (t *target) round(env *fixture.Env, streams int, d time.Duration) {
+func (t *target) measure(env *fixture.Env, streams int, d time.Duration) {
 	sars, cpu := env.SAR.SARCounts().Received, cpuTime()
 	r := t.driver.drive(streams, d, true)
-	t.cpu += cpuTime() - cpu
+	r.round.cpu = cpuTime() - cpu
 	t.sars += env.SAR.SARCounts().Received - sars
-	t.requests += r.requests
-	t.elapsed += r.elapsed
+	t.rounds = append(t.rounds, r.round)
 	t.latencies = append(t.latencies, r.latencies...)
 	t.errors += r.errors
 	if t.firstErr == nil {
 		t.firstErr = r.firstErr
 	}
+	t.conns = t.connsOpened.Load()
 }
 
 // cpuTime returns the user and system CPU time of the process so far.
@@ -156,22 +154,23 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// driver sends the aggregator's request for one case.
+// driver sends the aggregator's request for one case, over its clients (one
+// connection each).
 type driver struct {
-	client *http.Client
-	url    string
-	c      fixture.Case
+	clients []*http.Client
+	url     string
+	c       fixture.Case
 }
 
-// do sends one request and returns its latency.
-func (d *driver) do(ctx context.Context) (time.Duration, error) {
+// do sends one request over client i and returns its latency.
+func (d *driver) do(ctx context.Context, i int) (time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, d.c.Method, d.url, nil)
 	if err != nil {
 		return 0, err
 	}
 	fixture.SetHeaders(req.Header)
 	start := time.Now()
-	resp, err := d.client.Do(req)
+	resp, err := d.clients[i].Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -189,9 +188,18 @@ func (d *driver) do(ctx context.Context) (time.Duration, error) {
 	return lat, nil
 }
 
-// drive runs streams concurrent request loops for duration; with record it
-// returns the requests completed and their latencies.
-func (d *driver) drive(streams int, duration time.Duration, record bool) result {
+// driven is what one drive achieved.
+type driven struct {
+	round
+	latencies []time.Duration
+	errors    int64
+	firstErr  error
+}
+
+// drive runs streams concurrent request loops for duration, spread evenly
+// over the clients; with record it returns the requests completed and their
+// latencies.
+func (d *driver) drive(streams int, duration time.Duration, record bool) driven {
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
 	var (
@@ -202,11 +210,11 @@ func (d *driver) drive(streams int, duration time.Duration, record bool) result 
 		firstErr error
 	)
 	start := time.Now()
-	for range streams {
+	for s := range streams {
 		wg.Go(func() {
 			var lats []time.Duration
 			for ctx.Err() == nil {
-				lat, err := d.do(ctx)
+				lat, err := d.do(ctx, s%len(d.clients))
 				switch {
 				case err == nil:
 					lats = append(lats, lat)
@@ -228,5 +236,5 @@ func (d *driver) drive(streams int, duration time.Duration, record bool) result 
 	wg.Wait()
 	elapsed := time.Since(start)
 	slices.Sort(all)
-	return result{requests: len(all), elapsed: elapsed, latencies: all, errors: failures.Load(), firstErr: firstErr}
+	return driven{round: round{requests: len(all), elapsed: elapsed}, latencies: all, errors: failures.Load(), firstErr: firstErr}
 }

@@ -1,7 +1,9 @@
 // Command report writes bench/BENCHMARKS.md from the output of go test -bench
 // (bench/results.txt, as make bench writes it) and, when present, the output
-// of the load test (bench/load.txt): the machine, the targets of DESIGN.md
-// with met or not met, and a table per benchmark with the median ns/op, B/op,
+// of the load test (bench/load.txt), the scale model (bench/scale.md) and the
+// summary of the load test's profiles (bench/profile.md): the machine, the
+// targets of DESIGN.md and issue 15 with met or not met, and a table per
+// benchmark with the median ns/op, B/op,
 // allocs/op and custom metrics of every sub-benchmark, the ratio
 // kubernetes/aggauth and the overhead over the bare handler.
 //
@@ -34,15 +36,17 @@ func main() {
 	stamp := flag.String("stamp", "", "print the machine's configuration lines for the start or the end of a run (start|end) and exit")
 	results := flag.String("results", "bench/results.txt", "go test -bench output to read")
 	load := flag.String("load", "bench/load.txt", "load test output to include, if the file exists")
+	scale := flag.String("scale", "bench/scale.md", "scale model (make scale) to include, if the file exists")
+	profile := flag.String("profile", "bench/profile.md", "summary of the load test's profiles to include, if the file exists")
 	out := flag.String("out", "bench/BENCHMARKS.md", "Markdown file to write")
 	flag.Parse()
-	if err := run(*stamp, *results, *load, *out); err != nil {
+	if err := run(*stamp, *results, *load, *scale, *profile, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(stamp, resultsPath, loadPath, outPath string) error {
+func run(stamp, resultsPath, loadPath, scalePath, profilePath, outPath string) error {
 	switch stamp {
 	case "start":
 		fmt.Printf("date: %s\ncommit: %s\ncpu-model: %s\ncores: %d\ngomaxprocs: %d\ngo-version: %s\nloadavg-start: %s\n",
@@ -67,12 +71,16 @@ func run(stamp, resultsPath, loadPath, outPath string) error {
 	for _, m := range set.malformed {
 		fmt.Fprintf(os.Stderr, "report: %s: skipped %s\n", resultsPath, m)
 	}
-	load, err := os.ReadFile(loadPath)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	var texts [3]string
+	for i, p := range []string{loadPath, scalePath, profilePath} {
+		t, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		texts[i] = string(t)
 	}
 	var b strings.Builder
-	render(&b, set, resultsPath, string(load))
+	render(&b, set, resultsPath, texts[0], texts[1], texts[2])
 	return os.WriteFile(outPath, []byte(b.String()), 0o644)
 }
 
@@ -86,7 +94,8 @@ func commit() string {
 	}
 	c := strings.TrimSpace(string(head))
 	status, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-		":(exclude)bench/results.txt", ":(exclude)bench/load.txt", ":(exclude)bench/BENCHMARKS.md").Output()
+		":(exclude)bench/results.txt", ":(exclude)bench/load.txt", ":(exclude)bench/BENCHMARKS.md",
+		":(exclude)bench/scale.md", ":(exclude)bench/scale-data", ":(exclude)bench/img").Output()
 	if err != nil || len(strings.TrimSpace(string(status))) > 0 {
 		c += "-dirty"
 	}

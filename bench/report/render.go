@@ -22,11 +22,15 @@ var descriptions = map[string]string{
 	"BenchmarkChainNewGoroutine":     "BenchmarkChain's list request served on a new goroutine, as net/http's HTTP/2 server serves every request: the cost includes the goroutine and the stack growth caused by the chain's call depth.",
 	"BenchmarkStorm":                 "10,000 requests from 1,000 distinct users (ten identical requests each, all released together) through a fresh authorizer with an empty cache, against a kube-apiserver answering a review in 5 ms; both clients limited to 200 QPS, burst 400, as Kubernetes' delegated authorization. One op is the whole storm; p50-ms and p99-ms are the latencies of single requests.",
 	"BenchmarkKey":                   "authz: the cache key of a review (package-internal benchmark).",
+	"BenchmarkAuthnToken":            "One request with a bearer token answered from the cache (Prometheus scraping /metrics after its first scrape): our authn.Token in a Union against Kubernetes' delegating authenticator (bearertoken and the cached webhook token authenticator). Both hash the token (HMAC-SHA256) to find the cached answer.",
+	"BenchmarkTokenStorm":            "1,000 concurrent requests with the same new bearer token against a kube-apiserver answering in 5 ms; reviews/op is how many TokenReviews it received per storm. Both coalesce.",
+	"BenchmarkFilters":               "serving: the Server's request filters around a handler, in process (audit ID, metrics, panic recovery, shutdown answers, Cache-Control, in-flight tracking, timeout on a goroutine of its own, warnings) against the bare handler (impl=none) and Kubernetes' same filters. A watch is long-running: no timeout goroutine. Every case pays for an httptest.ResponseRecorder.",
+	"BenchmarkHTTP2":                 "serving: requests over HTTP/2 and TLS on loopback, 8 at a time over one connection, through a Server and through a bare http.Server with the same HTTP/2 settings (impl=none): what the filters cost a real server.",
 }
 
 var standardUnits = []string{"ns/op", "B/op", "allocs/op"}
 
-func render(b *strings.Builder, s *set, resultsPath, load string) {
+func render(b *strings.Builder, s *set, resultsPath, load, scale, profile string) {
 	fmt.Fprintf(b, "# Benchmarks\n\n")
 	fmt.Fprintf(b, "Written by `make bench` (`go run ./bench/report`) from [`%s`](%s), the raw `go test -bench` output;\n", baseName(resultsPath), baseName(resultsPath))
 	fmt.Fprintf(b, "do not edit by hand. Every number is the median of %d runs; ± is the largest distance of a run from the median.\n\n", runs(s))
@@ -40,6 +44,8 @@ func render(b *strings.Builder, s *set, resultsPath, load string) {
 		renderBenchmark(b, s, top)
 	}
 	renderLoad(b, load)
+	renderIncluded(b, profile, "## Where the time goes (profiles)", "`bench/profile.md`, the summary of the load test's profiles, is missing.")
+	renderIncluded(b, scale, "## Scale model (`make scale`)", "Not run yet: `make scale` writes `bench/scale.md`, which the next `make bench` includes here.")
 	renderReproduce(b, resultsPath)
 }
 
@@ -191,18 +197,34 @@ func renderLoad(b *strings.Builder, load string) {
 		fmt.Fprintf(b, "Not run yet: `make load` writes `bench/load.txt`, which the next `make bench` includes here.\n\n")
 		return
 	}
-	fmt.Fprintf(b, "The last `make load` (`bench/load.txt`): client and server in one process on loopback, sharing the machine's cores.\n\n")
+	fmt.Fprintf(b, "The last `make load` (`bench/load.txt`): client and server in one process on loopback, sharing the machine's cores, "+
+		"each impl behind an http.Server with package serving's HTTP/2 settings (impl=serving: the bare handler behind serving.New, its filters included). "+
+		"The impls are measured in rounds taken in turn; the share of the bare handler's requests per second is the median of the rounds' shares.\n\n")
 	fmt.Fprintf(b, "```\n%s\n```\n\n", strings.TrimRight(load, "\n"))
+}
+
+// renderIncluded writes a Markdown file written elsewhere (make scale's
+// scale.md, the profile summary), whose first line is its own heading, or a
+// note when it is missing.
+func renderIncluded(b *strings.Builder, text, heading, missing string) {
+	if strings.TrimSpace(text) == "" {
+		fmt.Fprintf(b, "%s\n\n%s\n\n", heading, missing)
+		return
+	}
+	fmt.Fprintf(b, "%s\n", strings.TrimRight(text, "\n"))
+	fmt.Fprintln(b)
 }
 
 func renderReproduce(b *strings.Builder, resultsPath string) {
 	fmt.Fprintf(b, "## Reproduce\n\n```sh\n")
 	fmt.Fprintf(b, "make bench              # every benchmark of bench/ and authz's BenchmarkKey, BENCH_COUNT=6 runs each,\n")
 	fmt.Fprintf(b, "                        # into %s, then this file\n", resultsPath)
-	fmt.Fprintf(b, "make load               # the HTTP/2 load test, into bench/load.txt (LOAD_FLAGS=-duration=30s for longer)\n")
+	fmt.Fprintf(b, "make load               # the HTTP/2 load test, 64 streams over 1 connection, then 1,000 over 4, into bench/load.txt\n")
+	fmt.Fprintf(b, "make scale              # the scale model, into bench/scale.md, bench/scale-data/ and the charts in bench/img/\n")
 	fmt.Fprintf(b, "go run golang.org/x/perf/cmd/benchstat@latest %s             # medians and confidence intervals\n", resultsPath)
 	fmt.Fprintf(b, "go run golang.org/x/perf/cmd/benchstat@latest -col /impl %s  # impls side by side\n", resultsPath)
 	fmt.Fprintf(b, "go test -run '^$' -bench 'BenchmarkChainNewGoroutine/.*/impl=aggauth' -cpuprofile cpu.out ./bench/  # a profile\n")
+	fmt.Fprintf(b, "go run ./bench/load -impls none,aggauth -cpuprofile cpu.out -memprofile mem.out  # profiles of the load test\n")
 	fmt.Fprintf(b, "```\n")
 }
 
