@@ -89,7 +89,7 @@ func (t *Token) review(ctx context.Context, key tokenKey, token string, auds aut
 	defer func() {
 		if r := recover(); r != nil {
 			t.metrics.reviewErrors.Inc()
-			t.log.Log(slog.LevelError, "authn: TokenReview client panicked", "panic", logs.Quote(strings.ReplaceAll(fmt.Sprint(r), token, "[token]"), logs.MaxQuotedError))
+			t.log.Log(slog.LevelError, "authn: TokenReview client panicked", "panic", logs.Cut(strings.ReplaceAll(fmt.Sprint(r), token, "[token]"), logs.MaxQuotedError))
 			err = errReviewPanicked
 		}
 	}()
@@ -110,7 +110,7 @@ func (t *Token) review(ctx context.Context, key tokenKey, token string, auds aut
 		}
 		t.metrics.reviewErrors.Inc()
 		err = reviewFailed("authn: TokenReview failed", err, token)
-		t.log.Log(slog.LevelError, "authn: TokenReview failed", "err", logs.Quote(err.Error(), logs.MaxQuotedError))
+		t.log.Log(slog.LevelError, "authn: TokenReview failed", "err", logs.Cut(err.Error(), logs.MaxQuotedError))
 		return nil, err
 	}
 	e := t.entry(&res.Status, auds, check, token)

@@ -189,10 +189,10 @@ func (l reviewLog) error(msg string, attrs authorizer.Attributes, err error) {
 
 func reviewFields(attrs authorizer.Attributes, err error) []any {
 	return []any{
-		"user", logs.Quote(attrs.GetUser().GetName(), logs.MaxQuoted),
-		"verb", logs.Quote(attrs.GetVerb(), logs.MaxQuoted),
-		"resource", logs.Quote(attrs.GetResource(), logs.MaxQuoted),
-		"path", logs.Quote(attrs.GetPath(), logs.MaxQuoted),
-		"err", logs.Quote(err.Error(), logs.MaxQuotedError),
+		"user", logs.Cut(attrs.GetUser().GetName(), logs.MaxQuoted),
+		"verb", logs.Cut(attrs.GetVerb(), logs.MaxQuoted),
+		"resource", logs.Cut(attrs.GetResource(), logs.MaxQuoted),
+		"path", logs.Cut(attrs.GetPath(), logs.MaxQuoted),
+		"err", logs.Cut(err.Error(), logs.MaxQuotedError),
 	}
 }

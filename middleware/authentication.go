@@ -106,7 +106,7 @@ func (a *Authentication) serve(w http.ResponseWriter, r *http.Request, s *reques
 		reason := authn.FailureReason(err)
 		a.failures.WithLabelValues(reason).Inc()
 		if err != nil {
-			a.log.Log(slog.LevelInfo, "request not authenticated", "reason", reason, "path", logs.Quote(r.URL.Path, logs.MaxQuoted))
+			a.log.Log(slog.LevelInfo, "request not authenticated", "reason", reason, "path", logs.Cut(r.URL.Path, logs.MaxQuoted))
 		}
 		if errors.Is(err, authn.ErrTooManyInFlight) {
 			if r.ProtoMajor == 2 {

@@ -38,7 +38,7 @@ func TestRecover(t *testing.T) {
 		s := status(t, rec.Body.Bytes())
 		assert.Equal(t, "InternalError", string(s.Reason))
 		assert.Equal(t, "This request caused apiserver to panic. Look in the logs for details.", s.Message)
-		assert.Contains(t, logged.String(), `panic="\"boom\""`)
+		assert.Contains(t, logged.String(), `panic=boom`)
 		assert.Contains(t, logged.String(), "filters_test.go", "the stack is logged")
 	})
 	t.Run("the log is bounded", func(t *testing.T) {

@@ -47,9 +47,9 @@ func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
 					panic(p)
 				}
 				value, stack := panicDetails(p)
-				log.Log(slog.LevelError, "handler panicked", "method", logs.Quote(r.Method, logs.MaxQuoted),
-					"path", logs.Quote(r.URL.Path, logs.MaxQuoted), "auditID", auditIDForLog(r),
-					"panic", logs.Quote(fmt.Sprint(value), logs.MaxQuotedError), "stack", string(stack))
+				log.Log(slog.LevelError, "handler panicked", "method", logs.Cut(r.Method, logs.MaxQuoted),
+					"path", logs.Cut(r.URL.Path, logs.MaxQuoted), "auditID", auditIDForLog(r),
+					"panic", logs.Cut(fmt.Sprint(value), logs.MaxQuotedError), "stack", string(stack))
 				if rw.wroteHeader() {
 					panic(http.ErrAbortHandler)
 				}
@@ -82,8 +82,8 @@ func currentStack() []byte {
 	return buf[:runtime.Stack(buf, false)]
 }
 
-// auditIDForLog returns the request's audit ID, quoted.
+// auditIDForLog returns the request's audit ID, cut short.
 func auditIDForLog(r *http.Request) string {
 	id, _ := AuditIDFrom(r.Context())
-	return logs.Quote(id, logs.MaxQuoted)
+	return logs.Cut(id, logs.MaxQuoted)
 }

@@ -175,7 +175,7 @@ func (w errorLogWriter) Write(p []byte) (int, error) {
 	if strings.Contains(msg, "TLS handshake error") {
 		level = slog.LevelDebug
 	}
-	w.log.Log(level, "https server", "msg", logs.Quote(msg, logs.MaxQuotedError))
+	w.log.Log(level, "https server", "msg", logs.Cut(msg, logs.MaxQuotedError))
 	return len(p), nil
 }
 

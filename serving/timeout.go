@@ -175,6 +175,6 @@ func requestCopy(ctx context.Context, r *http.Request) *http.Request {
 
 func logLatePanic(log *logs.Limited, r *http.Request, p any) {
 	value, stack := panicDetails(p)
-	log.Log(slog.LevelError, "handler panicked after its request timed out", "method", logs.Quote(r.Method, logs.MaxQuoted),
-		"path", logs.Quote(r.URL.Path, logs.MaxQuoted), "panic", logs.Quote(fmt.Sprint(value), logs.MaxQuotedError), "stack", string(stack))
+	log.Log(slog.LevelError, "handler panicked after its request timed out", "method", logs.Cut(r.Method, logs.MaxQuoted),
+		"path", logs.Cut(r.URL.Path, logs.MaxQuoted), "panic", logs.Cut(fmt.Sprint(value), logs.MaxQuotedError), "stack", string(stack))
 }

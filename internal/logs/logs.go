@@ -1,5 +1,6 @@
 // Package logs writes the library's logs within bounds: what a client sends
-// appears only cut short and escaped (Quote), and lines a client can cause at
+// appears only cut short (Cut, for a log attribute, which the slog handler
+// escapes) or cut short and escaped (Quote, for a message text), and lines a client can cause at
 // will (a refused request, a failed review) go through a Limited logger, which
 // writes a few lines a second and counts the rest.
 package logs
@@ -8,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"unicode/utf8"
 	"sync/atomic"
 
 	"golang.org/x/time/rate"
@@ -27,6 +29,25 @@ func Quote(s string, max int) string {
 		return strconv.Quote(s)
 	}
 	return strconv.Quote(s[:max]) + "..."
+}
+
+// Cut returns s cut to max bytes (with "..." when cut), as the value of a log
+// attribute: the slog handler escapes it as its format requires (quoted by
+// slog.TextHandler when it holds a space, a quote or a control character;
+// escaped by slog.JSONHandler), so it is not quoted here. A cut in the middle
+// of a UTF-8 sequence drops the partial rune.
+func Cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for i := 0; i < utf8.UTFMax && len(s) > 0; i++ {
+		if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size != 1 {
+			break
+		}
+		s = s[:len(s)-1]
+	}
+	return s + "..."
 }
 
 // Limited writes at most Burst lines at once and PerSecond lines a second on

@@ -32,3 +32,15 @@ func TestLimited(t *testing.T) {
 	l.Log(slog.LevelWarn, "refused")
 	assert.Contains(t, buf.String(), "suppressed=", "the dropped lines are counted")
 }
+
+func TestCut(t *testing.T) {
+	assert.Equal(t, "/healthz", Cut("/healthz", MaxQuoted))
+	assert.Equal(t, strings.Repeat("a", MaxQuoted)+"...", Cut(strings.Repeat("a", 10000), MaxQuoted))
+	// A cut inside a rune drops the partial rune.
+	assert.Equal(t, "ab...", Cut("ab€", 3))
+	// slog escapes what Cut leaves: one line, quoted once.
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("m", "path", Cut("/a b\n\"c\"", MaxQuoted))
+	assert.Contains(t, buf.String(), `path="/a b\n\"c\""`)
+	assert.Equal(t, 1, strings.Count(buf.String(), "\n"))
+}
