@@ -1,7 +1,6 @@
 package authn
 
 import (
-	"hash/maphash"
 	"net/http"
 	"net/url"
 	"slices"
@@ -103,10 +102,6 @@ func allValues(h http.Header, keys []string, spare int, buf []string) []string {
 // starts with it (ignoring case) adds all its values, empty ones included, under
 // the rest of the name lower-cased and then path-unescaped. Matching headers are
 // deleted. The map is nil when no header matched.
-//
-// With one prefix and one matching header of one value (what the aggregator
-// forwards: the credential-id of the user's token), the map is a shared one
-// (see sharedExtra).
 func (c *compiledHeaders) decodeExtra(h http.Header) map[string][]string {
 	if len(c.prefixes) == 1 {
 		return c.decodeExtraOnePrefix(h, c.prefixes[0])
@@ -126,29 +121,16 @@ func (c *compiledHeaders) decodeExtra(h http.Header) map[string][]string {
 }
 
 // decodeExtraOnePrefix is decodeExtra with one prefix: matching headers are
-// deleted as they are read.
+// deleted as they are read. Each request gets maps and slices of its own,
+// as with Kubernetes' requestheader authenticator: a handler that changes
+// its user's extra changes no other request's.
 func (c *compiledHeaders) decodeExtraOnePrefix(h http.Header, prefix string) map[string][]string {
 	var extra map[string][]string
-	var firstRaw string
-	var firstValues []string
-	n := 0
 	for k, vv := range h {
-		if !hasPrefixFold(k, prefix) {
-			continue
-		}
-		switch n++; n {
-		case 1:
-			firstRaw, firstValues = k[len(prefix):], vv
-		case 2:
-			extra = c.addExtra(extra, firstRaw, firstValues)
-			fallthrough
-		default:
+		if hasPrefixFold(k, prefix) {
 			extra = c.addExtra(extra, k[len(prefix):], vv)
+			delete(h, k) // deleting during range is allowed
 		}
-		delete(h, k) // deleting during range is allowed
-	}
-	if n == 1 {
-		return c.sharedExtra(firstRaw, firstValues)
 	}
 	return extra
 }
@@ -168,43 +150,6 @@ func (c *compiledHeaders) addExtra(extra map[string][]string, raw string, vv []s
 		extra[key] = vv[:len(vv):len(vv)]
 	}
 	return extra
-}
-
-// Bounds of the shared extra maps of a configuration.
-const (
-	sharedExtraSlots = 256
-	maxSharedExtra   = 512 // bytes of header name and value, at most
-)
-
-// sharedExtraEntry is the decoded extra of one header name and value.
-type sharedExtraEntry struct {
-	raw, value string
-	extra      map[string][]string
-}
-
-// sharedExtra returns the extra of one header named raw (without its prefix)
-// with values vv. When it holds one value, the map is remembered in a table
-// of sharedExtraSlots and handed to the next requests that forward the same
-// header and value, instead of a new map each: the aggregator forwards the
-// same credential-id with every request of a user's session, and a new map
-// was a third of the memory each request allocated. Such a map is shared
-// between requests, as Kubernetes' cached authenticators share whole
-// user.Info values between requests: user.Info is read-only. Only requests
-// from a verified front proxy get here, and the table is bounded in slots and
-// in the bytes each holds.
-func (c *compiledHeaders) sharedExtra(raw string, vv []string) map[string][]string {
-	if len(vv) != 1 || len(raw)+len(vv[0]) > maxSharedExtra {
-		return c.addExtra(nil, raw, vv)
-	}
-	v := vv[0]
-	slot := &c.shared[(maphash.String(c.seed, raw)^maphash.String(c.seed, v))%sharedExtraSlots]
-	if e := slot.Load(); e != nil && e.raw == raw && e.value == v {
-		return e.extra
-	}
-	e := &sharedExtraEntry{raw: strings.Clone(raw), value: strings.Clone(v)}
-	e.extra = map[string][]string{c.extraKey(raw): {e.value}}
-	slot.Store(e)
-	return e.extra
 }
 
 func deletePrefixed(h http.Header, prefixes []string) {

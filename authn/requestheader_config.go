@@ -2,7 +2,6 @@ package authn
 
 import (
 	"fmt"
-	"hash/maphash"
 	"net/http"
 	"slices"
 	"strings"
@@ -139,10 +138,6 @@ type compiledHeaders struct {
 	otherKeys []string
 	// interned holds decoded extra keys (copy on write, see extraKey).
 	interned atomic.Pointer[[]internedKey]
-	// shared holds decoded extra maps (see sharedExtra), by a keyed hash of
-	// header name and value.
-	shared [sharedExtraSlots]atomic.Pointer[sharedExtraEntry]
-	seed   maphash.Seed
 }
 
 func compileHeaders(c *RequestHeaderConfig) *compiledHeaders {
@@ -159,7 +154,6 @@ func compileHeaders(c *RequestHeaderConfig) *compiledHeaders {
 		groupKeys:     canonicalKeys(c.GroupHeaders),
 		prefixes:      prefixes,
 		clearPrefixes: clearPrefixes,
-		seed:          maphash.MakeSeed(),
 	}
 	ch.otherKeys = otherKeys(ch.userKeys, ch.uidKeys, ch.groupKeys)
 	return ch

@@ -47,16 +47,22 @@ type requestState struct {
 	// newUser and newInfo are set when a step changed the user or resolved the
 	// request, until publish makes them visible in the context.
 	newUser, newInfo bool
-	// layered is set once s is the context of a request; it then answers the
-	// user when a step set it (ownUser) and the RequestInfo when a step
-	// resolved it (ownInfo), and leaves those it took from filters of others
-	// to the layers that hold them.
-	layered, ownUser, ownInfo bool
+	// layered is set once s is the context of a request.
+	layered bool
+	// ctxUser and ctxInfo are what s answers as a context for
+	// request.UserFrom and request.RequestInfoFrom: the user and RequestInfo
+	// the steps had set when s was first published (nil: the parent's).
+	// Like parent, they are written once, before s becomes a context, and
+	// never after: a context is read from any goroutine, and one saved by a
+	// filter must keep telling what it told (a later change, such as
+	// impersonation's, is published in a context layer of its own).
+	ctxUser user.Info
+	ctxInfo *request.RequestInfo
 }
 
 // setUser records that the request runs as u from now on.
 func (s *requestState) setUser(u user.Info) {
-	s.user, s.newUser, s.ownUser = u, true, true
+	s.user, s.newUser = u, true
 	if s.resolved {
 		s.attrs.User = u
 	}
@@ -67,7 +73,7 @@ func (s *requestState) setUser(u user.Info) {
 func (s *requestState) resolve(r *http.Request) error {
 	s.attrs = reqattr.Attributes{}
 	err := s.attrs.Init(r, s.user)
-	s.resolved, s.newInfo, s.ownInfo = err == nil, err == nil, err == nil
+	s.resolved, s.newInfo = err == nil, err == nil
 	return err
 }
 
@@ -110,23 +116,25 @@ func stateOf(r *http.Request) *requestState {
 // the user for request.UserFrom, the RequestInfo for request.RequestInfoFrom,
 // and s itself for the getters of this package.
 //
-// The first time, s itself becomes the copy's context (see requestState), over
-// whatever r's context holds (a state stored there before, as a value, is then
-// shadowed by s), and the copy is s.req: no allocation. After that, while r's context is still s,
-// s answers the current user and RequestInfo, so nothing is copied; when
-// other layers were added over s since (by filters of others between two
-// steps), the changes are published over them, as context values.
+// The first time, s itself becomes the copy's context (see requestState),
+// over whatever r's context holds (a state stored there before, as a value,
+// is then shadowed by s), and the copy is s.req: no allocation. A later
+// change (impersonation's user, or a step composed after filters of others)
+// is published over r's context as context values, leaving what s answers
+// as it was.
 func (s *requestState) publish(r *http.Request) *http.Request {
 	ctx := r.Context()
 	if !s.layered {
 		s.parent, s.layered = ctx, true
+		if s.newUser {
+			s.ctxUser = s.user
+		}
+		if s.newInfo {
+			s.ctxInfo = s.attrs.RequestInfo()
+		}
 		s.newUser, s.newInfo = false, false
 		s.req = *r.WithContext(s)
 		return &s.req
-	}
-	if ctx == context.Context(s) {
-		s.newUser, s.newInfo = false, false
-		return r
 	}
 	changed := stateFrom(ctx) != s || s.newUser || s.newInfo
 	if !changed {
@@ -162,12 +170,12 @@ func (s *requestState) Value(key any) any {
 	case any(requestStateKey{}):
 		return s
 	case userKey:
-		if s.ownUser {
-			return s.user
+		if s.ctxUser != nil {
+			return s.ctxUser
 		}
 	case requestInfoKey:
-		if s.ownInfo {
-			return s.attrs.RequestInfo()
+		if s.ctxInfo != nil {
+			return s.ctxInfo
 		}
 	}
 	return s.parent.Value(key)

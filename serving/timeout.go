@@ -143,8 +143,13 @@ func (tw *timeoutWriter) serve(ctx context.Context, rc *http.Request, next http.
 		if p = recover(); p != nil && p != http.ErrAbortHandler {
 			p = &handlerPanic{value: p, stack: currentStack()}
 		}
-		if late := tw.finish(p == nil); late && p != nil && p != http.ErrAbortHandler {
-			logLatePanic(log, rc, p)
+		if late := tw.finish(p == nil); late {
+			// The 504 was sent: a panic now is logged here, not raised
+			// again on the request's goroutine.
+			if p != nil && p != http.ErrAbortHandler {
+				logLatePanic(log, rc, p)
+			}
+			p = nil
 		}
 		tw.done <- p
 	}()
@@ -156,8 +161,8 @@ func (tw *timeoutWriter) serve(ctx context.Context, rc *http.Request, next http.
 // net/http and the filters before Timeout read meanwhile: the Request, its URL
 // and its header maps are copied. Header values are shared, as http.Header's
 // methods replace or extend a value slice, never change its elements, and so
-// are the body and the parsed forms, as Kubernetes' r.Clone would not make
-// them safe to use from two goroutines either.
+// are the body (which no copy makes safe to read from two goroutines) and the
+// parsed forms (r.Clone would copy them; nothing before Timeout parses them).
 func requestCopy(ctx context.Context, r *http.Request) *http.Request {
 	rc := r.WithContext(ctx)
 	if r.URL != nil {

@@ -176,6 +176,9 @@ func (tw *timeoutWriter) timeout() bool {
 	if tw.finished {
 		return false
 	}
+	if tw.timedOut { // the handler's late write sent the 504 already (expired)
+		return true
+	}
 	tw.timedOut = true
 	if tw.started || tw.hijacked {
 		panic(http.ErrAbortHandler)

@@ -9,8 +9,8 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"unicode/utf8"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 )
