@@ -20,13 +20,12 @@ import (
 // connection of its own with a client certificate of its own, each sending
 // perConn requests one after the other, all callers at once.
 type connRun struct {
-	impl              string
-	conns, perConn    int
-	requests          int
-	wall, cpu         time.Duration
-	reviews           int64 // SubjectAccessReviews sent (one per caller: each is a new user)
-	verifications     int   // x509 chain verifications: by construction, see connVerifications
-	handshakeFailures int
+	impl           string
+	conns, perConn int
+	requests       int
+	wall, cpu      time.Duration
+	reviews        int64 // SubjectAccessReviews sent (one per caller: each is a new user)
+	verifications  int   // x509 chain verifications: by construction, see connVerifications
 }
 
 // add counts o's run with r's: the same point, run again.
