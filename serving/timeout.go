@@ -38,9 +38,11 @@ const invalidTimeoutInURL = "invalid timeout specified in the request URL"
 //   - when the time is up (or the client goes away) before the handler is
 //     done, the client gets a 504 Timeout Status at once, if nothing was
 //     written yet, or else a reset stream (a closed connection over
-//     HTTP/1.1); what the handler writes afterwards is dropped
-//     (http.ErrHandlerTimeout), and a panic it raises afterwards is logged
-//     to logger (slog.Default() when nil), rate-limited.
+//     HTTP/1.1); a response the handler starts once its context has ended
+//     is that 504 too, whichever goroutine gets there first; what the
+//     handler writes afterwards is dropped (http.ErrHandlerTimeout), and a
+//     panic it raises afterwards is logged to logger (slog.Default() when
+//     nil), rate-limited.
 //
 // Long-running requests (watches, /debug/pprof/ paths, and those longRunning
 // reports) pass through untouched. A panic of the handler in time is raised
