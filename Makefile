@@ -83,7 +83,7 @@ load:
 ## client-certificate connections (in real time), aggauth and k8s.io/apiserver
 ## side by side; tables in bench/scale.md, data in bench/scale-data/, then the
 ## charts (bench/charts, a module of its own for gonum.org/v1/plot) in
-## bench/img/. About 5 minutes on 2 cores. Not part of make test.
+## bench/img/. About 7 minutes on 2 cores. Not part of make test.
 scale:
 	$(GO) test -tags scale -run '^TestScale$$' -count=1 -timeout 30m ./bench/scale/ -args -out $(CURDIR)/bench
 	cd bench/charts && $(GO) run . -in ../scale-data -out ../img
