@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync/atomic"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/time/rate"
@@ -34,20 +35,45 @@ func Quote(s string, max int) string {
 // Cut returns s cut to max bytes (with "..." when cut), as the value of a log
 // attribute: the slog handler escapes it as its format requires (quoted by
 // slog.TextHandler when it holds a space, a quote or a control character;
-// escaped by slog.JSONHandler), so it is not quoted here. A cut in the middle
-// of a UTF-8 sequence drops the partial rune.
+// escaped by slog.JSONHandler), so printable text is not quoted here. Text
+// that is not printable (a control character, such as a newline, or invalid
+// UTF-8) is escaped as in a Go string, without the quotes, so that no
+// handler, however plain, writes a forged line: at most 4×max+3 bytes. A
+// cut in the middle of a UTF-8 sequence drops the partial rune.
 func Cut(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	s = s[:max]
-	for i := 0; i < utf8.UTFMax && len(s) > 0; i++ {
-		if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size != 1 {
-			break
+	cut := len(s) > max
+	if cut {
+		s = s[:max]
+		for i := 0; i < utf8.UTFMax && len(s) > 0; i++ {
+			if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size != 1 {
+				break
+			}
+			s = s[:len(s)-1]
 		}
-		s = s[:len(s)-1]
 	}
-	return s + "..."
+	if !printable(s) {
+		q := strconv.Quote(s)
+		s = q[1 : len(q)-1]
+	}
+	if cut {
+		return s + "..."
+	}
+	return s
+}
+
+// printable reports whether s is valid UTF-8 of printable runes and spaces.
+func printable(s string) bool {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				return false
+			}
+		}
+		if r != ' ' && !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Limited writes at most Burst lines at once and PerSecond lines a second on

@@ -38,9 +38,15 @@ func TestCut(t *testing.T) {
 	assert.Equal(t, strings.Repeat("a", MaxQuoted)+"...", Cut(strings.Repeat("a", 10000), MaxQuoted))
 	// A cut inside a rune drops the partial rune.
 	assert.Equal(t, "ab...", Cut("ab€", 3))
-	// slog escapes what Cut leaves: one line, quoted once.
+	// slog escapes what Cut leaves: printable text is quoted once.
 	var buf bytes.Buffer
-	slog.New(slog.NewTextHandler(&buf, nil)).Info("m", "path", Cut("/a b\n\"c\"", MaxQuoted))
-	assert.Contains(t, buf.String(), `path="/a b\n\"c\""`)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("m", "path", Cut("/a b\"c\"", MaxQuoted), "evil", Cut("x\ny", MaxQuoted))
+	assert.Contains(t, buf.String(), `path="/a b\"c\""`)
 	assert.Equal(t, 1, strings.Count(buf.String(), "\n"))
+	// A handler that writes values as they are still writes one line: text
+	// that is not printable is escaped here.
+	assert.Equal(t, `a\nlevel=ERROR msg=forged`, Cut("a\nlevel=ERROR msg=forged", MaxQuotedError))
+	assert.Equal(t, `\x00\xff\u202e`, Cut("\x00\xff\u202e", MaxQuoted))
+	assert.Equal(t, `\r...`, Cut("\r\r\r", 1))
+	assert.Equal(t, "café \"ok\"", Cut("café \"ok\"", MaxQuoted), "printable text is left to the handler")
 }
