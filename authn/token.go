@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -159,15 +160,15 @@ func NewToken(opts TokenOptions) (*Token, error) {
 
 // withDefaults validates o and fills in its defaults.
 func (o TokenOptions) withDefaults() (TokenOptions, error) {
-	setDefault(&o.CacheTTL, DefaultTokenCacheTTL)
-	setDefault(&o.FailureTTL, o.CacheTTL)
-	setDefault(&o.MaxEntries, DefaultTokenMaxEntries)
-	setDefault(&o.MaxBytes, DefaultTokenMaxBytes)
-	setDefault(&o.MaxFailureEntries, DefaultTokenMaxFailureEntries)
-	setDefault(&o.MaxFailureBytes, DefaultTokenMaxFailureBytes)
-	setDefault(&o.MaxInFlight, DefaultTokenMaxInFlight)
-	setDefault(&o.MaxInFlightPerClient, min(DefaultTokenMaxInFlightPerClient, o.MaxInFlight))
-	setDefault(&o.Timeout, DefaultTokenTimeout)
+	o.CacheTTL = cmp.Or(o.CacheTTL, DefaultTokenCacheTTL)
+	o.FailureTTL = cmp.Or(o.FailureTTL, o.CacheTTL)
+	o.MaxEntries = cmp.Or(o.MaxEntries, DefaultTokenMaxEntries)
+	o.MaxBytes = cmp.Or(o.MaxBytes, DefaultTokenMaxBytes)
+	o.MaxFailureEntries = cmp.Or(o.MaxFailureEntries, DefaultTokenMaxFailureEntries)
+	o.MaxFailureBytes = cmp.Or(o.MaxFailureBytes, DefaultTokenMaxFailureBytes)
+	o.MaxInFlight = cmp.Or(o.MaxInFlight, DefaultTokenMaxInFlight)
+	o.MaxInFlightPerClient = cmp.Or(o.MaxInFlightPerClient, min(DefaultTokenMaxInFlightPerClient, o.MaxInFlight))
+	o.Timeout = cmp.Or(o.Timeout, DefaultTokenTimeout)
 	if o.RetryBackoff == (wait.Backoff{}) {
 		o.RetryBackoff = DefaultTokenRetryBackoff()
 	}
@@ -186,13 +187,6 @@ func (o TokenOptions) withDefaults() (TokenOptions, error) {
 		return o, errors.New("authn: TokenOptions.RetryBackoff.Steps must be at least 1")
 	}
 	return o, nil
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
 }
 
 // AuthenticateRequest implements authenticator.Request.

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -114,33 +115,17 @@ type Options struct {
 
 // withDefaults validates o and fills in its defaults.
 func (o Options) withDefaults() (Options, error) {
-	if o.AllowTTL == 0 {
-		o.AllowTTL = DefaultAllowTTL
-	}
-	if o.DenyTTL == 0 {
-		o.DenyTTL = DefaultDenyTTL
-	}
-	if o.MaxEntries == 0 {
-		o.MaxEntries = DefaultMaxEntries
-	}
-	if o.MaxBytes == 0 {
-		o.MaxBytes = DefaultMaxBytes
-	}
-	if o.MaxAttributeBytes == 0 {
-		o.MaxAttributeBytes = DefaultMaxAttributeBytes
-	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
+	o.AllowTTL = cmp.Or(o.AllowTTL, DefaultAllowTTL)
+	o.DenyTTL = cmp.Or(o.DenyTTL, DefaultDenyTTL)
+	o.MaxEntries = cmp.Or(o.MaxEntries, DefaultMaxEntries)
+	o.MaxBytes = cmp.Or(o.MaxBytes, DefaultMaxBytes)
+	o.MaxAttributeBytes = cmp.Or(o.MaxAttributeBytes, DefaultMaxAttributeBytes)
+	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
 	if o.RetryBackoff == (wait.Backoff{}) {
 		o.RetryBackoff = DefaultRetryBackoff()
 	}
-	if o.MaxInFlight == 0 {
-		o.MaxInFlight = DefaultMaxInFlight
-	}
-	if o.MaxInFlightPerUser == 0 {
-		o.MaxInFlightPerUser = min(DefaultMaxInFlightPerUser, o.MaxInFlight)
-	}
+	o.MaxInFlight = cmp.Or(o.MaxInFlight, DefaultMaxInFlight)
+	o.MaxInFlightPerUser = cmp.Or(o.MaxInFlightPerUser, min(DefaultMaxInFlightPerUser, o.MaxInFlight))
 	if o.AlwaysAllowPaths == nil {
 		o.AlwaysAllowPaths = DefaultAlwaysAllowPaths()
 	}

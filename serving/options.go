@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -137,18 +138,10 @@ func (o Options) withDefaults() Options {
 	if o.BindAddress == nil {
 		o.BindAddress = d.BindAddress
 	}
-	if o.SecurePort == 0 {
-		o.SecurePort = d.SecurePort
-	}
-	if o.CertDir == "" {
-		o.CertDir = d.CertDir
-	}
-	if o.HTTP2MaxStreamsPerConnection == 0 {
-		o.HTTP2MaxStreamsPerConnection = d.HTTP2MaxStreamsPerConnection
-	}
-	if o.RequestTimeout == 0 {
-		o.RequestTimeout = d.RequestTimeout
-	}
+	o.SecurePort = cmp.Or(o.SecurePort, d.SecurePort)
+	o.CertDir = cmp.Or(o.CertDir, d.CertDir)
+	o.HTTP2MaxStreamsPerConnection = cmp.Or(o.HTTP2MaxStreamsPerConnection, d.HTTP2MaxStreamsPerConnection)
+	o.RequestTimeout = cmp.Or(o.RequestTimeout, d.RequestTimeout)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

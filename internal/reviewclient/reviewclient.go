@@ -6,6 +6,7 @@
 package reviewclient
 
 import (
+	"cmp"
 	"errors"
 	"time"
 
@@ -48,16 +49,9 @@ func Config(cfg *rest.Config, opts Options) (*rest.Config, error) {
 		return nil, errors.New("a rest.Config is required")
 	}
 	c := rest.CopyConfig(cfg)
-	c.QPS, c.Burst, c.Timeout = opts.QPS, opts.Burst, opts.Timeout
-	if c.QPS == 0 {
-		c.QPS = DefaultQPS
-	}
-	if c.Burst == 0 {
-		c.Burst = DefaultBurst
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
+	c.QPS = cmp.Or(opts.QPS, DefaultQPS)
+	c.Burst = cmp.Or(opts.Burst, DefaultBurst)
+	c.Timeout = cmp.Or(opts.Timeout, DefaultTimeout)
 	c.RateLimiter = opts.RateLimiter
 	if c.ContentType == "" {
 		c.ContentType = "application/json"
