@@ -24,6 +24,7 @@ import (
 
 	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/internal/fakekube"
+	"github.com/aggauth/aggauth/internal/retry"
 )
 
 // authzBackoff is Kubernetes' backoff with the given number of attempts.
@@ -203,6 +204,9 @@ func TestStaleIfErrorNotForLocalFailures(t *testing.T) {
 	assert.Equal(t, 0.0, metricValue(t, a, "aggauth_authz_stale_allows_total"))
 }
 
+// TestShouldRetryMatchesKubernetes: the retry predicate the authorizer (and
+// the TokenReview authenticator) use is Kubernetes' webhook.DefaultShouldRetry
+// on the errors a review can end with.
 func TestShouldRetryMatchesKubernetes(t *testing.T) {
 	errs := []error{
 		nil,
@@ -221,7 +225,7 @@ func TestShouldRetryMatchesKubernetes(t *testing.T) {
 	errs = append(errs, apierrors.NewServerTimeout(schema.GroupResource{Resource: "subjectaccessreviews"}, "create", 1),
 		apierrors.NewTimeoutError("slow", 2), apierrors.NewTooManyRequests("busy", 0), apierrors.NewInternalError(errors.New("x")))
 	for i, err := range errs {
-		assert.Equal(t, webhook.DefaultShouldRetry(err), authz.ShouldRetry(err), "#%d: %v", i, err)
+		assert.Equal(t, webhook.DefaultShouldRetry(err), retry.ShouldRetry(err), "#%d: %v", i, err)
 	}
 }
 

@@ -115,7 +115,7 @@ func (a *Authorizer) store(key string, e *entry, attrs authorizer.Attributes, no
 	a.cache.Add(key, e)
 }
 
-// create sends sar, retrying retriable errors (see shouldRetry) with
+// create sends sar, retrying retriable errors (see retry.ShouldRetry) with
 // Options.RetryBackoff, as Kubernetes' webhook authorizer does, until ctx ends.
 func (a *Authorizer) create(ctx context.Context, sar *authorizationv1.SubjectAccessReview) (*authorizationv1.SubjectAccessReviewStatus, error) {
 	var res *authorizationv1.SubjectAccessReview
@@ -128,10 +128,6 @@ func (a *Authorizer) create(ctx context.Context, sar *authorizationv1.SubjectAcc
 	}
 	return &res.Status, nil
 }
-
-// shouldRetry is Kubernetes' webhook.DefaultShouldRetry (see
-// internal/retry). A differential test holds the two equal.
-var shouldRetry = retry.ShouldRetry
 
 // send makes one review request.
 func (a *Authorizer) send(ctx context.Context, sar *authorizationv1.SubjectAccessReview) (*authorizationv1.SubjectAccessReview, error) {
