@@ -101,36 +101,26 @@ func allValues(h http.Header, keys []string, spare int, buf []string) []string {
 // ClearAuthenticationHeaders: for each prefix in order, every header whose raw name
 // starts with it (ignoring case) adds all its values, empty ones included, under
 // the rest of the name lower-cased and then path-unescaped. Matching headers are
-// deleted. The map is nil when no header matched.
+// deleted. The map is nil when no header matched. Each request gets maps and
+// slices of its own, as with Kubernetes' requestheader authenticator: a
+// handler that changes its user's extra changes no other request's.
 func (c *compiledHeaders) decodeExtra(h http.Header) map[string][]string {
-	if len(c.prefixes) == 1 {
-		return c.decodeExtraOnePrefix(h, c.prefixes[0])
-	}
 	var extra map[string][]string
+	one := len(c.prefixes) == 1
 	for _, prefix := range c.prefixes {
 		for k, vv := range h {
 			if hasPrefixFold(k, prefix) {
 				extra = c.addExtra(extra, k[len(prefix):], vv)
+				if one {
+					delete(h, k) // deleting during range is allowed
+				}
 			}
 		}
 	}
-	// With several prefixes a header may match more than one; delete only after
-	// all of them were read, as Kubernetes does.
-	deletePrefixed(h, c.prefixes)
-	return extra
-}
-
-// decodeExtraOnePrefix is decodeExtra with one prefix: matching headers are
-// deleted as they are read. Each request gets maps and slices of its own,
-// as with Kubernetes' requestheader authenticator: a handler that changes
-// its user's extra changes no other request's.
-func (c *compiledHeaders) decodeExtraOnePrefix(h http.Header, prefix string) map[string][]string {
-	var extra map[string][]string
-	for k, vv := range h {
-		if hasPrefixFold(k, prefix) {
-			extra = c.addExtra(extra, k[len(prefix):], vv)
-			delete(h, k) // deleting during range is allowed
-		}
+	if !one {
+		// With several prefixes a header may match more than one; delete only
+		// after all of them were read, as Kubernetes does.
+		deletePrefixed(h, c.prefixes)
 	}
 	return extra
 }
