@@ -30,7 +30,7 @@ type tokenKeyer struct{ pool sync.Pool }
 type keyState struct {
 	mac hash.Hash
 	sum [sha256.Size]byte
-	n   [8]byte
+	n   [binary.MaxVarintLen64]byte
 }
 
 func newTokenKeyer() *tokenKeyer {
@@ -45,7 +45,10 @@ func newTokenKeyer() *tokenKeyer {
 
 // key is the HMAC of the token and the audiences the review is checked
 // against, each length-prefixed, as Kubernetes' keyFunc; unlike it, "no
-// audience check" (check false) and "an empty list of audiences" differ.
+// audience check" (check false) and "an empty list of audiences" differ. The
+// lengths are uvarints (prefix-free, so the encoding stays injective): a
+// token of up to 53 bytes and no audience then fit SHA-256's one block,
+// where 8-byte lengths took two.
 func (k *tokenKeyer) key(token string, auds []string, check bool) tokenKey {
 	s := k.pool.Get().(*keyState)
 	s.mac.Reset()
@@ -65,8 +68,7 @@ func (k *tokenKeyer) key(token string, auds []string, check bool) tokenKey {
 }
 
 func (s *keyState) writeLen(n int) {
-	binary.BigEndian.PutUint64(s.n[:], uint64(n))
-	s.mac.Write(s.n[:])
+	s.mac.Write(binary.AppendUvarint(s.n[:0], uint64(n)))
 }
 
 func (s *keyState) writeString(v string) {
