@@ -9,6 +9,8 @@ import (
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/aggauth/aggauth/internal/userinfo"
 )
 
 // newResponse allocates an authenticator.Response and the user.DefaultInfo it
@@ -22,21 +24,27 @@ func newResponse() (*authenticator.Response, *user.DefaultInfo) {
 	return &r.resp, &r.info
 }
 
-// inlineGroups is how many groups a decoded identity holds without an
-// allocation of their own: the aggregator forwards a few (the user's groups
-// and system:authenticated).
-const inlineGroups = 6
+// inlineGroups and inlineExtra are how many groups and extra keys a decoded
+// identity holds without an allocation of their own: the aggregator forwards
+// a few groups (the user's and system:authenticated) and a few extra keys (a
+// credential ID; a service account's pod and node).
+const (
+	inlineGroups = 6
+	inlineExtra  = 4
+)
 
-// newHeaderResponse allocates an authenticator.Response, the
-// user.DefaultInfo it points to and room for inlineGroups groups in one
+// newHeaderResponse allocates an authenticator.Response, the userinfo.Info it
+// points to and room for inlineGroups groups and inlineExtra extra keys in one
 // allocation.
-func newHeaderResponse() (*authenticator.Response, *user.DefaultInfo, []string) {
+func newHeaderResponse() (*authenticator.Response, *userinfo.Info, []string) {
 	r := &struct {
 		resp   authenticator.Response
-		info   user.DefaultInfo
+		info   userinfo.Info
 		groups [inlineGroups]string
+		extra  [inlineExtra]userinfo.Pair
 	}{}
 	r.resp.User = &r.info
+	r.info.Pairs = r.extra[:0]
 	return &r.resp, &r.info, r.groups[:0:inlineGroups]
 }
 
@@ -55,7 +63,7 @@ func (c *compiledHeaders) decode(h http.Header, spareGroups int) (*authenticator
 	info.Name = name
 	info.UID = firstValue(h, c.uidKeys)
 	info.Groups = allValues(h, c.groupKeys, spareGroups, inline)
-	info.Extra = c.decodeExtra(h)
+	c.decodeExtra(h, info)
 	for _, keys := range [...][]string{c.userKeys, c.uidKeys, c.groupKeys} {
 		for _, k := range keys {
 			delete(h, k)
@@ -100,17 +108,18 @@ func allValues(h http.Header, keys []string, spare int, buf []string) []string {
 // decodeExtra is Kubernetes' newExtra followed by the prefix part of
 // ClearAuthenticationHeaders: for each prefix in order, every header whose raw name
 // starts with it (ignoring case) adds all its values, empty ones included, under
-// the rest of the name lower-cased and then path-unescaped. Matching headers are
-// deleted. The map is nil when no header matched. Each request gets maps and
-// slices of its own, as with Kubernetes' requestheader authenticator: a
-// handler that changes its user's extra changes no other request's.
-func (c *compiledHeaders) decodeExtra(h http.Header) map[string][]string {
-	var extra map[string][]string
+// the rest of the name lower-cased and then path-unescaped, to info's extra.
+// Matching headers are deleted. Each request gets an extra of its own, as with
+// Kubernetes' requestheader authenticator: a handler that changes its user's
+// extra changes no other request's.
+func (c *compiledHeaders) decodeExtra(h http.Header, info *userinfo.Info) {
 	one := len(c.prefixes) == 1
 	for _, prefix := range c.prefixes {
 		for k, vv := range h {
 			if hasPrefixFold(k, prefix) {
-				extra = c.addExtra(extra, k[len(prefix):], vv)
+				// The header is deleted, so its value slice can be taken over;
+				// the capacity is clipped so that a later append copies.
+				info.AddExtra(c.extraKey(k[len(prefix):]), vv[:len(vv):len(vv)])
 				if one {
 					delete(h, k) // deleting during range is allowed
 				}
@@ -122,24 +131,6 @@ func (c *compiledHeaders) decodeExtra(h http.Header) map[string][]string {
 		// after all of them were read, as Kubernetes does.
 		deletePrefixed(h, c.prefixes)
 	}
-	return extra
-}
-
-// addExtra adds the values of the extra header named raw (without its prefix)
-// to extra, made when nil.
-func (c *compiledHeaders) addExtra(extra map[string][]string, raw string, vv []string) map[string][]string {
-	if extra == nil {
-		extra = make(map[string][]string, 2)
-	}
-	key := c.extraKey(raw)
-	if old, ok := extra[key]; ok {
-		extra[key] = append(old, vv...)
-	} else {
-		// The header is deleted, so its value slice can be taken over; the
-		// capacity is clipped so that a later append copies.
-		extra[key] = vv[:len(vv):len(vv)]
-	}
-	return extra
 }
 
 func deletePrefixed(h http.Header, prefixes []string) {

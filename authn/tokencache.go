@@ -123,7 +123,10 @@ func (e *tokenEntry) newResponse(authenticated bool) *authenticator.Response {
 	return resp
 }
 
-// withAuthenticated is Kubernetes' AuthenticatedGroupAdder on a user's groups.
+// withAuthenticated is Kubernetes' AuthenticatedGroupAdder on a user's groups:
+// system:authenticated appended, unless name is system:anonymous or groups
+// already hold system:authenticated or system:unauthenticated. It appends to
+// groups: pass them clipped (slices.Clip) to have them copied.
 func withAuthenticated(name string, groups []string) []string {
 	if name == user.Anonymous {
 		return groups
@@ -133,7 +136,7 @@ func withAuthenticated(name string, groups []string) []string {
 			return groups
 		}
 	}
-	return append(append(make([]string, 0, len(groups)+1), groups...), user.AllAuthenticated)
+	return append(groups, user.AllAuthenticated)
 }
 
 // Accounting of the token caches: a fixed overhead per entry (the entry, the

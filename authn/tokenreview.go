@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,7 +161,7 @@ func (t *Token) entry(st *authenticationv1.TokenReviewStatus, auds authenticator
 		}
 	}
 	e := &tokenEntry{
-		name: u.Username, uid: u.UID, groups: u.Groups, authGroups: withAuthenticated(u.Username, u.Groups),
+		name: u.Username, uid: u.UID, groups: u.Groups, authGroups: withAuthenticated(u.Username, slices.Clip(u.Groups)),
 		extra: extra, auds: shared, cacheable: true,
 	}
 	e.plain, e.withAuthenticated = e.newResponse(false), e.newResponse(true)

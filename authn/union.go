@@ -9,6 +9,8 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/aggauth/aggauth/internal/userinfo"
 )
 
 // UnionOptions configures a Union. At least one of FrontProxy, ClientCert and
@@ -130,20 +132,16 @@ func (u *Union) ClearHeaders(h http.Header) {
 	ClearHeaders(h)
 }
 
-// addAuthenticated is Kubernetes' AuthenticatedGroupAdder for a DefaultInfo this
-// package just built (so it may be changed in place; the spare capacity reserved
-// when decoding avoids a copy).
+// addAuthenticated is Kubernetes' AuthenticatedGroupAdder for a user this
+// package just built (so it may be changed in place; the spare capacity
+// reserved when decoding avoids a copy).
 func addAuthenticated(resp *authenticator.Response) *authenticator.Response {
-	info := resp.User.(*user.DefaultInfo)
-	if info.Name == user.Anonymous {
-		return resp
+	switch info := resp.User.(type) {
+	case *userinfo.Info: // the front proxy's
+		info.Groups = withAuthenticated(info.Name, info.Groups)
+	case *user.DefaultInfo: // a client certificate's
+		info.Groups = withAuthenticated(info.Name, info.Groups)
 	}
-	for _, g := range info.Groups {
-		if g == user.AllAuthenticated || g == user.AllUnauthenticated {
-			return resp
-		}
-	}
-	info.Groups = append(info.Groups, user.AllAuthenticated)
 	return resp
 }
 

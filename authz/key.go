@@ -11,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/aggauth/aggauth/internal/reqattr"
+	"github.com/aggauth/aggauth/internal/userinfo"
 )
 
 // The cache key of a SubjectAccessReview is the injective encoding of every
@@ -84,7 +85,16 @@ func appendKeyMaterial(b []byte, u user.Info, attrs authorizer.Attributes) []byt
 	for _, g := range groups {
 		b = appendString(b, g)
 	}
-	b = appendExtra(b, u.GetExtra())
+	if fu, ok := u.(*userinfo.Info); ok {
+		// The same bytes as appendExtra's, from the sorted pairs: no map is
+		// made for a forwarded user's extra.
+		b = binary.AppendUvarint(b, uint64(len(fu.Pairs)))
+		for _, p := range fu.Pairs {
+			b = appendExtraEntry(b, p.Key, p.Values)
+		}
+	} else {
+		b = appendExtra(b, u.GetExtra())
+	}
 
 	if ra, ok := attrs.(*reqattr.Attributes); ok {
 		// The same bytes as below, read from the fields rather than through

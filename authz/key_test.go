@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aggauth/aggauth/internal/reqattr"
+	"github.com/aggauth/aggauth/internal/userinfo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/fields"
@@ -239,5 +240,41 @@ func BenchmarkKey(b *testing.B) {
 	for b.Loop() {
 		_, buf := k.borrow(attrs.User, &attrs)
 		k.release(buf)
+	}
+}
+
+// TestKeyOfForwardedUser: a front-proxy user (userinfo.Info, whose extra is
+// read from its sorted pairs) has the key of the user.DefaultInfo with the same
+// fields, whatever its extra: no extra, empty and nil value lists, one key or
+// several added in any order.
+func TestKeyOfForwardedUser(t *testing.T) {
+	k := newKeyer()
+	r := baseRecord(t)
+	extras := [][]userinfo.Pair{
+		nil,
+		{{Key: "authentication.kubernetes.io/credential-id", Values: []string{"JTI=1"}}},
+		{{Key: "b", Values: []string{"2", "3"}}, {Key: "a", Values: nil}, {Key: "c", Values: []string{}}},
+		{{Key: "z", Values: []string{""}}, {Key: "a", Values: []string{"1"}}, {Key: "z", Values: []string{"x"}}},
+	}
+	seen := map[string]bool{}
+	for i, pairs := range extras {
+		fu := &userinfo.Info{Name: "alice", UID: "u", Groups: []string{"g"}}
+		want := &user.DefaultInfo{Name: "alice", UID: "u", Groups: []string{"g"}}
+		for _, p := range pairs {
+			fu.AddExtra(p.Key, slices.Clip(p.Values))
+			if want.Extra == nil {
+				want.Extra = map[string][]string{}
+			}
+			if old, ok := want.Extra[p.Key]; ok {
+				want.Extra[p.Key] = append(old, p.Values...)
+			} else {
+				want.Extra[p.Key] = p.Values
+			}
+		}
+		got := k.key(fu, &r)
+		require.Equal(t, k.key(want, &r), got, "extra %d", i)
+		require.Equal(t, want.Extra, fu.GetExtra(), "extra %d", i)
+		require.False(t, seen[got], "extra %d: the key of another extra", i)
+		seen[got] = true
 	}
 }

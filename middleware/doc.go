@@ -50,7 +50,9 @@
 //     removes Authorization, Impersonate-* and every X-Remote-* identity
 //     header before the handler runs, whoever sent them. The user.Info is
 //     read-only, as in Kubernetes: a bearer token's comes from the token
-//     cache and is shared with that token's other requests.
+//     cache and is shared with that token's other requests. Use its getters:
+//     a forwarded user is not a *user.DefaultInfo (its extra becomes a map
+//     only when GetExtra is called).
 //  4. Take names from the path the chain hands over (r.URL.Path, or the
 //     router's parameters): it is the one that was authorized. Routers do not
 //     redirect: behind the aggregator a 3xx with a Location becomes a 502
