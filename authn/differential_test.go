@@ -112,6 +112,9 @@ var diffConfigs = []diffConfig{
 	{allowed: []string{"other-proxy", "front-proxy-client"}, names: []string{"x-proxy-user", "X-Remote-User"}, uids: []string{"X-Remote-Uid"},
 		groups: []string{"X-Proxy-Group", "x-remote-group"}, extraPrefix: []string{"X-Proxy-Extra-", "x-remote-extra-"}},
 	{allowed: []string{"nobody"}, names: []string{"X-Remote-User"}, groups: []string{"X-Remote-Group"}, extraPrefix: []string{"X-Remote-"}},
+	// One non-standard prefix: X-Remote-Extra-* headers are not extra, and
+	// clearing must still remove them.
+	{names: []string{"X-Proxy-User"}, groups: []string{"X-Proxy-Group"}, extraPrefix: []string{"X-Proxy-Extra-"}},
 }
 
 type authPair struct{ ours, theirs authenticator.Request }
@@ -178,6 +181,19 @@ func TestDifferentialAgainstKubernetes(t *testing.T) {
 			}
 			if !strings.HasPrefix(name, "union") {
 				require.Equal(t, normalizeHeader(theirs.Header), normalizeHeader(ours.Header), "headers left: %s", ctx)
+			}
+			if u, ok := p.ours.(*authn.Union); ok {
+				// AuthenticateAndClear (what the middleware calls) answers as
+				// AuthenticateRequest, and leaves what ClearHeaders after it leaves.
+				cleared := newDiffRequest(certs, h)
+				cResp, cOK, cErr := u.AuthenticateAndClear(cleared)
+				require.Equal(t, oOK, cOK, "AuthenticateAndClear ok: %s", ctx)
+				require.Equal(t, oErr != nil, cErr != nil, "AuthenticateAndClear error-ness: %s", ctx)
+				if oOK {
+					requireSameUser(t, oResp.User, cResp.User, ctx)
+					u.ClearHeaders(ours.Header)
+				}
+				require.Equal(t, normalizeHeader(ours.Header), normalizeHeader(cleared.Header), "AuthenticateAndClear headers left: %s", ctx)
 			}
 			total++
 			switch {

@@ -92,25 +92,28 @@ func (f *FrontProxy) current() *compiledHeaders {
 
 // AuthenticateRequest implements authenticator.Request.
 func (f *FrontProxy) AuthenticateRequest(req *http.Request) (*authenticator.Response, bool, error) {
-	return f.authenticate(req, 0)
+	resp, ok, _, err := f.authenticate(req, 0, false)
+	return resp, ok, err
 }
 
-func (f *FrontProxy) authenticate(req *http.Request, spareGroups int) (*authenticator.Response, bool, error) {
+// authenticate is AuthenticateRequest; with clearAll, a success also clears
+// the headers as ClearHeaders, where decode can (see cleared).
+func (f *FrontProxy) authenticate(req *http.Request, spareGroups int, clearAll bool) (resp *authenticator.Response, ok, cleared bool, err error) {
 	if req.TLS == nil || len(req.TLS.PeerCertificates) == 0 {
-		return nil, false, nil
+		return nil, false, false, nil
 	}
 	c := f.current()
 	if c == nil {
-		return nil, false, nil
+		return nil, false, false, nil
 	}
 	if _, err := f.cache.verify(req.TLS, c.src.CA); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	if err := verifySubject(req.TLS.PeerCertificates[0].Subject.CommonName, c.allowedNames); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
-	resp, ok := c.decode(req.Header, spareGroups)
-	return resp, ok, nil
+	resp, ok, cleared = c.decode(req.Header, spareGroups, clearAll)
+	return resp, ok, cleared, nil
 }
 
 // verifySubject is Kubernetes' Verifier.verifySubject: an exact, case-sensitive

@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -62,7 +63,7 @@ func FuzzDecodeHeaders(f *testing.F) {
 		ours := compileHeaders(cfg)
 		h1, h2 := parseFuzzHeaders(headers), parseFuzzHeaders(headers)
 		tResp, tOK, _ := theirs.AuthenticateRequest(&http.Request{Header: h1})
-		oResp, oOK := ours.decode(h2, 0)
+		oResp, oOK, _ := ours.decode(h2, 0, false)
 		if tOK != oOK {
 			t.Fatalf("ok: kubernetes %v, ours %v", tOK, oOK)
 		}
@@ -83,6 +84,24 @@ func FuzzDecodeHeaders(f *testing.F) {
 			if _, ok := h2[k]; !ok {
 				t.Fatalf("headers left: kubernetes %v, ours %v", h1, h2)
 			}
+		}
+		// Decoding with clearAll gives the same user, and leaves the headers
+		// that decoding and then clearHeaders leave.
+		h3 := parseFuzzHeaders(headers)
+		cResp, cOK, cleared := ours.decode(h3, 0, true)
+		if !cOK {
+			t.Fatal("clearAll: not decoded")
+		}
+		if !cleared {
+			clearHeaders(h3, ours)
+		}
+		clearHeaders(h2, ours)
+		cu := cResp.User
+		if cu.GetName() != ou.GetName() || cu.GetUID() != ou.GetUID() || !slices.Equal(cu.GetGroups(), ou.GetGroups()) || !sameExtra(cu, ou) {
+			t.Fatalf("clearAll: user %+v; without it %+v", cu, ou)
+		}
+		if !maps.EqualFunc(h2, h3, slices.Equal) {
+			t.Fatalf("clearAll: headers left %v; decode then clearHeaders leaves %v", h3, h2)
 		}
 	})
 }

@@ -13,10 +13,10 @@ import (
 func TestExtraIsTheRequestsOwn(t *testing.T) {
 	c := compileHeaders(NewRequestHeaderConfig(nil))
 	decode := func(name string) map[string][]string {
-		resp, ok := c.decode(http.Header{
+		resp, ok, _ := c.decode(http.Header{
 			"X-Remote-User": {name},
 			"X-Remote-Extra-Authentication.k8s.io%2fcredential-id": {"JTI=shared"},
-		}, 1)
+		}, 1, true)
 		if !ok {
 			t.Fatalf("%s: not decoded", name)
 		}

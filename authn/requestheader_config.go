@@ -136,6 +136,8 @@ type compiledHeaders struct {
 	// otherKeys are the user, uid and group keys that are not standard ones,
 	// which clearHeaders deletes besides the standard ones.
 	otherKeys []string
+	// clearKeys are all the names clearHeaders deletes (see clearKeys).
+	clearKeys []string
 	// interned holds decoded extra keys (copy on write, see extraKey).
 	interned atomic.Pointer[[]internedKey]
 }
@@ -156,6 +158,7 @@ func compileHeaders(c *RequestHeaderConfig) *compiledHeaders {
 		clearPrefixes: clearPrefixes,
 	}
 	ch.otherKeys = otherKeys(ch.userKeys, ch.uidKeys, ch.groupKeys)
+	ch.clearKeys = clearKeys(ch)
 	return ch
 }
 
