@@ -87,7 +87,9 @@ func (u *Union) AuthenticateRequest(req *http.Request) (*authenticator.Response,
 // AuthenticateAndClear is AuthenticateRequest followed, on success, by
 // ClearHeaders, in fewer passes over the headers: a request the front proxy
 // forwarded has its identity read and its headers cleared in one. It is what
-// middleware.Authentication calls.
+// middleware.Authentication calls for a *Union. A type that embeds *Union and
+// overrides AuthenticateRequest or ClearHeaders must override it too: the
+// promoted method calls the Union's own.
 func (u *Union) AuthenticateAndClear(req *http.Request) (*authenticator.Response, bool, error) {
 	resp, ok, cleared, err := u.authenticate(req, true)
 	if ok && !cleared {

@@ -12,6 +12,7 @@ import (
 	"github.com/aggauth/aggauth/internal/userinfo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -277,4 +278,24 @@ func TestKeyOfForwardedUser(t *testing.T) {
 		require.False(t, seen[got], "extra %d: the key of another extra", i)
 		seen[got] = true
 	}
+}
+
+// TestForwardedUserReviewMatchesKey: a handler that writes to the map its
+// forwarded user's GetExtra returned (breaking the read-only contract) changes
+// neither the cache key nor the review of a later authorization of that user:
+// both read the pairs, so a decision is never cached under a key that tells
+// another extra than the one it was decided for.
+func TestForwardedUserReviewMatchesKey(t *testing.T) {
+	k := newKeyer()
+	r := baseRecord(t)
+	fu := &userinfo.Info{Name: "alice", Groups: []string{"g"}}
+	fu.AddExtra("scopes", []string{"read"})
+	r.User = fu
+	before := k.key(fu, &r)
+	fu.GetExtra()["scopes"] = []string{"admin"}
+	fu.GetExtra()["approved-by"] = []string{"alice"}
+	require.Equal(t, before, k.key(fu, &r))
+	sar := newSubjectAccessReview(fu, &r)
+	require.Equal(t, map[string]authorizationv1.ExtraValue{"scopes": {"read"}}, sar.Spec.Extra)
+	require.Equal(t, k.key(&user.DefaultInfo{Name: "alice", Groups: []string{"g"}, Extra: map[string][]string{"scopes": {"read"}}}, &r), before)
 }

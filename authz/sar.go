@@ -8,6 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"github.com/aggauth/aggauth/internal/userinfo"
 )
 
 // newSubjectAccessReview builds the review Kubernetes' webhook authorizer
@@ -19,7 +21,7 @@ func newSubjectAccessReview(u user.Info, attrs authorizer.Attributes) *authoriza
 		User:   u.GetName(),
 		UID:    u.GetUID(),
 		Groups: u.GetGroups(),
-		Extra:  sarExtra(u.GetExtra()),
+		Extra:  sarExtra(u),
 	}}
 	if attrs.IsResourceRequest() {
 		r.Spec.ResourceAttributes = resourceAttributes(attrs)
@@ -29,7 +31,22 @@ func newSubjectAccessReview(u user.Info, attrs authorizer.Attributes) *authoriza
 	return r
 }
 
-func sarExtra(extra map[string][]string) map[string]authorizationv1.ExtraValue {
+// sarExtra is u's extra as a review carries it. A forwarded user's is read
+// from its pairs, as its cache key is (see appendKeyMaterial): the review and
+// the key it is cached under tell the same extra, even if a handler changed
+// the map GetExtra gave it.
+func sarExtra(u user.Info) map[string]authorizationv1.ExtraValue {
+	if fu, ok := u.(*userinfo.Info); ok {
+		if len(fu.Pairs) == 0 {
+			return nil
+		}
+		ret := make(map[string]authorizationv1.ExtraValue, len(fu.Pairs))
+		for _, p := range fu.Pairs {
+			ret[p.Key] = authorizationv1.ExtraValue(p.Values)
+		}
+		return ret
+	}
+	extra := u.GetExtra()
 	if extra == nil {
 		return nil
 	}

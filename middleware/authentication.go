@@ -72,12 +72,6 @@ type headerClearer interface {
 	ClearHeaders(http.Header)
 }
 
-// clearingAuthenticator authenticates and, on success, clears the identity
-// headers itself, in fewer passes over them (authn.Union).
-type clearingAuthenticator interface {
-	AuthenticateAndClear(*http.Request) (*authenticator.Response, bool, error)
-}
-
 // NewAuthentication checks opts and returns the step.
 func NewAuthentication(opts AuthenticationOptions) (*Authentication, error) {
 	if opts.Authenticator == nil {
@@ -92,9 +86,13 @@ func NewAuthentication(opts AuthenticationOptions) (*Authentication, error) {
 		}, []string{"reason"}),
 		busy: retryafter.TooManyRequests("too many requests are waiting for their token review; retry later", opts.RetryAfter),
 	}
+	// An *authn.Union clears the headers as it authenticates, in fewer passes
+	// over them. Only the Union itself: a type embedding it has the method
+	// too, and would have its own AuthenticateRequest and ClearHeaders
+	// bypassed by it.
 	a.authenticate = opts.Authenticator.AuthenticateRequest
 	switch auth := opts.Authenticator.(type) {
-	case clearingAuthenticator:
+	case *authn.Union:
 		a.authenticate, a.clear = auth.AuthenticateAndClear, nil
 	case headerClearer:
 		a.clear = auth.ClearHeaders
