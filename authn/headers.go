@@ -299,31 +299,26 @@ func unhex(c byte) byte {
 	}
 }
 
-// StandardHeaders are the front-proxy headers that are removed from every request,
-// whatever the configuration: the names kube-apiserver's aggregator sends.
+// standardHeaderKeys are the front-proxy headers that are removed from every
+// request, whatever the configuration: the names kube-apiserver's aggregator
+// sends.
 var standardHeaderKeys = []string{DefaultUsernameHeader, DefaultUIDHeader, DefaultGroupHeader}
+
+// standardClearKeys are the names clearHeaders deletes without a
+// configuration, besides those under the standard prefix.
+var standardClearKeys = slices.Concat([]string{"Authorization"}, standardHeaderKeys)
 
 // clearHeaders deletes Authorization, the standard X-Remote-* headers and, when c
 // is not nil, the configured ones, in one pass over h for the prefixes.
 func clearHeaders(h http.Header, c *compiledHeaders) {
-	delete(h, "Authorization")
-	for _, k := range standardHeaderKeys {
+	keys, prefixes := standardClearKeys, standardPrefix
+	if c != nil {
+		keys, prefixes = c.clearKeys, c.clearPrefixes
+	}
+	for _, k := range keys {
 		delete(h, k)
 	}
-	if c == nil {
-		deletePrefixed(h, standardPrefix)
-		return
-	}
-	for _, k := range c.otherKeys {
-		delete(h, k)
-	}
-	deletePrefixed(h, c.clearPrefixes)
-}
-
-// clearKeys are the names clearHeaders deletes with configuration c, besides
-// those under a prefix.
-func clearKeys(c *compiledHeaders) []string {
-	return slices.Concat([]string{"Authorization"}, standardHeaderKeys, c.otherKeys)
+	deletePrefixed(h, prefixes)
 }
 
 // otherKeys returns the configured header names that are not standard ones,

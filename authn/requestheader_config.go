@@ -133,10 +133,9 @@ type compiledHeaders struct {
 	prefixes     []string
 	// clearPrefixes are prefixes plus the standard X-Remote-Extra- when missing.
 	clearPrefixes []string
-	// otherKeys are the user, uid and group keys that are not standard ones,
-	// which clearHeaders deletes besides the standard ones.
-	otherKeys []string
-	// clearKeys are all the names clearHeaders deletes (see clearKeys).
+	// clearKeys are the names clearHeaders deletes, besides those under
+	// clearPrefixes: Authorization, the standard names, and the configured
+	// user, uid and group names that are not standard ones.
 	clearKeys []string
 	// interned holds decoded extra keys (copy on write, see extraKey).
 	interned atomic.Pointer[[]internedKey]
@@ -157,8 +156,7 @@ func compileHeaders(c *RequestHeaderConfig) *compiledHeaders {
 		prefixes:      prefixes,
 		clearPrefixes: clearPrefixes,
 	}
-	ch.otherKeys = otherKeys(ch.userKeys, ch.uidKeys, ch.groupKeys)
-	ch.clearKeys = clearKeys(ch)
+	ch.clearKeys = slices.Concat(standardClearKeys, otherKeys(ch.userKeys, ch.uidKeys, ch.groupKeys))
 	return ch
 }
 
