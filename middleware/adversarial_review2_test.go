@@ -51,13 +51,12 @@ func serveWrapped(t *testing.T, auth authenticator.Request, r *http.Request) (co
 	return rec.Code, seenUser, seenHeader
 }
 
-// Attack on middleware.NewAuthentication's switch on clearingAuthenticator:
-// a type embedding *authn.Union gets AuthenticateAndClear promoted, so the
-// middleware calls the embedded Union's AuthenticateAndClear and sets no
-// clear function: the wrapper's own ClearHeaders is never called. Before the
-// change the middleware called AuthenticateRequest then the wrapper's
-// ClearHeaders, which removed X-Tenant; now a client's X-Tenant reaches the
-// handler, an identity smuggled past the chain.
+// A type embedding *authn.Union has AuthenticateAndClear promoted. Were the
+// middleware to call it (as it did when it chose the one-pass path by that
+// method rather than by the concrete *authn.Union), the wrapper's own
+// ClearHeaders would never run, and a client's X-Tenant would reach the
+// handler: an identity smuggled past the chain. The middleware must call
+// the wrapper's AuthenticateRequest, then its ClearHeaders.
 func TestAdversarialEmbeddedUnionClearHeadersOverrideIgnored(t *testing.T) {
 	f := newAuthnFixture(t, false)
 	r := httptest.NewRequest(http.MethodGet, "/apis/demo.aggauth.io/v1/widgets", nil)
@@ -72,10 +71,9 @@ func TestAdversarialEmbeddedUnionClearHeadersOverrideIgnored(t *testing.T) {
 	}
 }
 
-// The same promotion bypasses an overridden AuthenticateRequest: the wrapper
-// refuses root, but the middleware calls the embedded Union's
-// AuthenticateAndClear directly, so a request the front proxy forwards for
-// root is let through. Before the change it was refused with 401.
+// The same promotion would bypass an overridden AuthenticateRequest: the
+// wrapper refuses root, and the embedded Union's AuthenticateAndClear would let
+// a request the front proxy forwards for root through. It must get 401.
 func TestAdversarialEmbeddedUnionAuthenticateRequestOverrideBypassed(t *testing.T) {
 	f := newAuthnFixture(t, false)
 	r := httptest.NewRequest(http.MethodGet, "/apis/demo.aggauth.io/v1/widgets", nil)
