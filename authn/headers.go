@@ -68,11 +68,9 @@ func (c *compiledHeaders) decode(h http.Header, spareGroups int, clearAll bool) 
 	info.Name = name
 	info.UID = firstValue(h, c.uidKeys)
 	info.Groups = allValues(h, c.groupKeys, spareGroups, inline)
-	if clearAll && len(c.prefixes) == 1 {
-		c.decodeExtraAndClear(h, info)
+	if c.decodeExtra(h, info, clearAll) {
 		return resp, true, true
 	}
-	c.decodeExtra(h, info)
 	for _, keys := range [...][]string{c.userKeys, c.uidKeys, c.groupKeys} {
 		for _, k := range keys {
 			delete(h, k)
@@ -121,40 +119,36 @@ func allValues(h http.Header, keys []string, spare int, buf []string) []string {
 // Matching headers are deleted. Each request gets an extra of its own, as with
 // Kubernetes' requestheader authenticator: a handler that changes its user's
 // extra changes no other request's.
-func (c *compiledHeaders) decodeExtra(h http.Header, info *userinfo.Info) {
-	one := len(c.prefixes) == 1
-	for _, prefix := range c.prefixes {
-		for k, vv := range h {
-			if hasPrefixFold(k, prefix) {
-				// The header is deleted, so its value slice can be taken over;
-				// the capacity is clipped so that a later append copies.
-				info.AddExtra(c.extraKey(k[len(prefix):]), vv[:len(vv):len(vv)])
-				if one {
-					delete(h, k) // deleting during range is allowed
+//
+// With one prefix (the usual configuration) and clearAll, the same pass over h
+// also deletes every header clearHeaders would, and decodeExtra returns true
+// (the user, uid and group headers were read before).
+func (c *compiledHeaders) decodeExtra(h http.Header, info *userinfo.Info, clearAll bool) (cleared bool) {
+	if len(c.prefixes) != 1 {
+		for _, prefix := range c.prefixes {
+			for k, vv := range h {
+				if hasPrefixFold(k, prefix) {
+					info.AddExtra(c.extraKey(k[len(prefix):]), vv[:len(vv):len(vv)])
 				}
 			}
 		}
-	}
-	if !one {
 		// With several prefixes a header may match more than one; delete only
 		// after all of them were read, as Kubernetes does.
 		deletePrefixed(h, c.prefixes)
+		return false
 	}
-}
-
-// decodeExtraAndClear is decodeExtra for a configuration of one prefix,
-// followed by what decode and clearHeaders delete, in the same pass over h:
-// the user, uid and group headers were read before.
-func (c *compiledHeaders) decodeExtraAndClear(h http.Header, info *userinfo.Info) {
 	prefix := c.prefixes[0]
 	for k, vv := range h {
 		if hasPrefixFold(k, prefix) {
+			// The header is deleted, so its value slice can be taken over;
+			// the capacity is clipped so that a later append copies.
 			info.AddExtra(c.extraKey(k[len(prefix):]), vv[:len(vv):len(vv)])
-		} else if !c.clears(k) {
+		} else if !clearAll || !c.clears(k) {
 			continue
 		}
 		delete(h, k) // deleting during range is allowed
 	}
+	return clearAll
 }
 
 // clears reports whether clearHeaders deletes the header named k: one of
