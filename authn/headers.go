@@ -5,11 +5,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 
+	"github.com/aggauth/aggauth/internal/fold"
 	"github.com/aggauth/aggauth/internal/userinfo"
 )
 
@@ -127,7 +127,7 @@ func (c *compiledHeaders) decodeExtra(h http.Header, info *userinfo.Info, clearA
 	if len(c.prefixes) != 1 {
 		for _, prefix := range c.prefixes {
 			for k, vv := range h {
-				if hasPrefixFold(k, prefix) {
+				if fold.HasPrefix(k, prefix) {
 					info.AddExtra(c.extraKey(k[len(prefix):]), vv[:len(vv):len(vv)])
 				}
 			}
@@ -139,7 +139,7 @@ func (c *compiledHeaders) decodeExtra(h http.Header, info *userinfo.Info, clearA
 	}
 	prefix := c.prefixes[0]
 	for k, vv := range h {
-		if hasPrefixFold(k, prefix) {
+		if fold.HasPrefix(k, prefix) {
 			// The header is deleted, so its value slice can be taken over;
 			// the capacity is clipped so that a later append copies.
 			info.AddExtra(c.extraKey(k[len(prefix):]), vv[:len(vv):len(vv)])
@@ -158,7 +158,7 @@ func (c *compiledHeaders) clears(k string) bool {
 		return true
 	}
 	for _, p := range c.clearPrefixes {
-		if hasPrefixFold(k, p) {
+		if fold.HasPrefix(k, p) {
 			return true
 		}
 	}
@@ -168,33 +168,12 @@ func (c *compiledHeaders) clears(k string) bool {
 func deletePrefixed(h http.Header, prefixes []string) {
 	for k := range h {
 		for _, p := range prefixes {
-			if hasPrefixFold(k, p) {
+			if fold.HasPrefix(k, p) {
 				delete(h, k)
 				break
 			}
 		}
 	}
-}
-
-func hasPrefixFold(s, prefix string) bool {
-	if len(s) < len(prefix) {
-		return false
-	}
-	// Most header names differ from the prefix in their first byte: when both
-	// first bytes are ASCII, they fold equal only if they are the same letter
-	// in either case, or the same byte (a multi-byte rune, such as the Kelvin
-	// sign that folds to k, takes EqualFold's path).
-	if len(prefix) > 0 && s[0] < utf8.RuneSelf && prefix[0] < utf8.RuneSelf && lowerASCII(s[0]) != lowerASCII(prefix[0]) {
-		return false
-	}
-	return strings.EqualFold(s[:len(prefix)], prefix)
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + ('a' - 'A')
-	}
-	return c
 }
 
 // maxInterned bounds the decoded extra keys a configuration remembers.

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +17,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"github.com/aggauth/aggauth/internal/fold"
 )
 
 // ImpersonationOptions configures NewImpersonation.
@@ -122,16 +123,8 @@ func (im *Impersonation) serve(w http.ResponseWriter, r *http.Request, s *reques
 }
 
 // isImpersonationHeader reports whether the header name k starts with
-// Impersonate-, ignoring case. Most names differ from it in their first byte:
-// an ASCII one that is not i or I rejects at once (a multi-byte rune takes
-// EqualFold's path).
-func isImpersonationHeader(k string) bool {
-	const prefix = "Impersonate-"
-	if len(k) < len(prefix) || k[0] < utf8.RuneSelf && k[0]|0x20 != 'i' {
-		return false
-	}
-	return strings.EqualFold(k[:len(prefix)], prefix)
-}
+// Impersonate-, ignoring case.
+func isImpersonationHeader(k string) bool { return fold.HasPrefix(k, "Impersonate-") }
 
 // asksToImpersonate reports whether h holds any Impersonate-* header.
 func asksToImpersonate(h http.Header) bool {
