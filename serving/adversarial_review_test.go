@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -73,7 +74,7 @@ func TestAdversarialTimeoutDoubleStatusRace(t *testing.T) {
 // would find a response written and abort it: the client that was sent the
 // 504 would get a reset stream instead.
 func TestAdversarialTimeoutLatePanicRaisedAgain(t *testing.T) {
-	var logged lockedBuffer
+	var logged syncBuffer
 	h := Timeout(time.Millisecond, nil, slog.New(slog.NewTextHandler(&logged, nil)))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		w.WriteHeader(http.StatusOK) // the 504, by expired(), when the handler gets there first
@@ -93,19 +94,24 @@ func TestAdversarialTimeoutLatePanicRaisedAgain(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+// syncBuffer is a bytes.Buffer safe for concurrent use (exported to the
+// external tests as SyncBuffer).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+// SyncBuffer is syncBuffer, for the tests of package serving_test.
+type SyncBuffer = syncBuffer
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -313,7 +313,7 @@ func TestTimeoutResponse(t *testing.T) {
 		assert.Contains(t, logged.String(), "filters_test.go", "the stack of the handler's goroutine")
 	})
 	t.Run("a late panic is logged", func(t *testing.T) {
-		var logged syncBuffer
+		var logged serving.SyncBuffer
 		answered, done := make(chan struct{}), make(chan struct{})
 		h := serving.Timeout(20*time.Millisecond, nil, slog.New(slog.NewTextHandler(&logged, nil)))(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 			defer close(done)
