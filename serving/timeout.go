@@ -6,14 +6,13 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/aggauth/aggauth/internal/logs"
+	"github.com/aggauth/aggauth/internal/reqattr"
 	"github.com/aggauth/aggauth/middleware"
 )
 
@@ -75,7 +74,7 @@ func Timeout(bound time.Duration, longRunning request.LongRunningRequestCheck, l
 // parseTimeout does (URL.Query().Get("timeout"): the first value of the first
 // well-formed "timeout" key), in place: without parsing the whole query.
 func requestTimeout(r *http.Request, bound time.Duration) (time.Duration, error) {
-	value := queryValue(r.URL.RawQuery, "timeout")
+	value := reqattr.QueryGet(r.URL.RawQuery, "timeout")
 	if value == "" {
 		return bound, nil
 	}
@@ -87,33 +86,6 @@ func requestTimeout(r *http.Request, bound time.Duration) (time.Duration, error)
 		return d, nil
 	}
 	return bound, nil
-}
-
-// queryValue is url.ParseQuery(raw).Get(key) without building the map:
-// pairs split on "&", a pair holding ";" or a key or value that does not
-// unescape is skipped, and the first value of key wins. A raw query that
-// cannot hold key (no key spelled or escaped) is not scanned further.
-func queryValue(raw, key string) string {
-	if !strings.Contains(raw, key) && !strings.ContainsAny(raw, "%+") {
-		return ""
-	}
-	for raw != "" {
-		var pair string
-		pair, raw, _ = strings.Cut(raw, "&")
-		if pair == "" || strings.Contains(pair, ";") {
-			continue
-		}
-		k, v, _ := strings.Cut(pair, "=")
-		k, err := url.QueryUnescape(k)
-		if err != nil || k != key {
-			continue
-		}
-		if v, err = url.QueryUnescape(v); err != nil {
-			continue
-		}
-		return v
-	}
-	return ""
 }
 
 // serveWithTimeout runs next on its own goroutine with a copy of r bound to

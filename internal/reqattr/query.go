@@ -27,16 +27,62 @@ type listQuery struct {
 	watch, fieldSelector, labelSelector, limit, timeoutSeconds queryValue
 }
 
-// scanListQuery reads raw the way url.ParseQuery does (segments split on "&",
-// segments with ";" or bad escapes skipped, first value wins) without building a
-// url.Values.
+// scanListQuery reads raw the way url.ParseQuery does (see eachParam)
+// without building a url.Values.
 func scanListQuery(raw string) listQuery {
 	var q listQuery
-	if raw == "" {
-		return q
+	if !eachParam(raw, func(key, rawValue string) bool {
+		if slot := q.slot(key); slot != nil && !slot.set {
+			if val, err := queryUnescape(rawValue); err == nil {
+				*slot = queryValue{value: val, set: true}
+			}
+		}
+		return true
+	}) {
+		vals, _ := url.ParseQuery(raw)
+		for key, vs := range vals {
+			if slot := q.slot(key); slot != nil && len(vs) > 0 {
+				*slot = queryValue{value: vs[0], set: true}
+			}
+		}
 	}
+	return q
+}
+
+// QueryGet is url.ParseQuery(raw) followed by Get(key): the first value of
+// the first well-formed parameter named key, or "". It reads raw in place.
+func QueryGet(raw, key string) string {
+	if !strings.Contains(raw, key) && !strings.ContainsAny(raw, "%+") {
+		return "" // no parameter can be named key, spelled or escaped
+	}
+	var value string
+	if !eachParam(raw, func(k, rawValue string) bool {
+		if k != key {
+			return true
+		}
+		v, err := queryUnescape(rawValue)
+		if err != nil {
+			return true // as ParseQuery, which skips the pair
+		}
+		value = v
+		return false
+	}) {
+		vals, _ := url.ParseQuery(raw)
+		return vals.Get(key)
+	}
+	return value
+}
+
+// eachParam calls f with the unescaped key and the still escaped value of
+// each parameter of raw, in order, as url.ParseQuery reads them (segments
+// split on "&"; empty ones, ones holding ";" and keys that do not unescape
+// skipped), until f returns false. It reads nothing and returns false for a
+// query of maxScannedParams parameters or more: the caller then uses
+// url.ParseQuery itself, so that its limit on the number of parameters
+// applies exactly as it does in Kubernetes.
+func eachParam(raw string, f func(key, rawValue string) bool) bool {
 	if strings.Count(raw, "&") >= maxScannedParams {
-		return listQueryFromValues(raw)
+		return false
 	}
 	for raw != "" {
 		var seg string
@@ -45,41 +91,21 @@ func scanListQuery(raw string) listQuery {
 			continue
 		}
 		k, v, _ := strings.Cut(seg, "=")
-		slot := q.slot(k)
-		if slot == nil || slot.set {
-			continue
+		if strings.IndexByte(k, '%') >= 0 || strings.IndexByte(k, '+') >= 0 {
+			var err error
+			if k, err = url.QueryUnescape(k); err != nil {
+				continue
+			}
 		}
-		val, err := queryUnescape(v)
-		if err != nil {
-			continue
+		if !f(k, v) {
+			break
 		}
-		*slot = queryValue{value: val, set: true}
 	}
-	return q
+	return true
 }
 
-// listQueryFromValues is scanListQuery through url.ParseQuery.
-func listQueryFromValues(raw string) listQuery {
-	vals, _ := url.ParseQuery(raw)
-	var q listQuery
-	for key, vs := range vals {
-		if slot := q.slot(key); slot != nil && len(vs) > 0 {
-			*slot = queryValue{value: vs[0], set: true}
-		}
-	}
-	return q
-}
-
-// slot returns where the parameter with the still escaped key rawKey goes, or nil.
-func (q *listQuery) slot(rawKey string) *queryValue {
-	key := rawKey
-	if strings.IndexByte(rawKey, '%') >= 0 || strings.IndexByte(rawKey, '+') >= 0 {
-		k, err := url.QueryUnescape(rawKey)
-		if err != nil {
-			return nil
-		}
-		key = k
-	}
+// slot returns where the parameter named key goes, or nil.
+func (q *listQuery) slot(key string) *queryValue {
 	switch key {
 	case "watch":
 		return &q.watch
