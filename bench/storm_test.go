@@ -12,10 +12,6 @@ import (
 
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
-	authorizationcel "k8s.io/apiserver/pkg/authorization/cel"
-	"k8s.io/apiserver/plugin/pkg/authorizer/webhook"
-	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 
 	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/bench/load/fixture"
@@ -124,12 +120,7 @@ func stormAggauth(b *testing.B, s *fakekube.Server) authorizer.UnconditionalAuth
 }
 
 func stormKubernetes(b *testing.B, s *fakekube.Server) authorizer.UnconditionalAuthorizer {
-	client, err := authorizationv1client.NewForConfig(authzRestConfig(s))
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := webhook.NewFromInterface(client, authz.DefaultAllowTTL, authz.DefaultDenyTTL, *webhook.DefaultRetryBackoff(),
-		authorizer.DecisionNoOpinion, authorizerfactory.NewDelegatingAuthorizerMetrics(), authorizationcel.NewDefaultCompiler())
+	a, err := fixture.KubernetesAuthorizer(authzRestConfig(s), authz.DefaultAllowTTL, authz.DefaultDenyTTL)
 	if err != nil {
 		b.Fatal(err)
 	}

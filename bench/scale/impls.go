@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
-	authorizationcel "k8s.io/apiserver/pkg/authorization/cel"
-	"k8s.io/apiserver/plugin/pkg/authorizer/webhook"
-	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/bench/load/fixture"
 )
 
 // kubernetesCacheSize is the size of the webhook authorizer's decision cache,
@@ -55,12 +52,7 @@ func buildAggauth(api *apiserver, size int, ttl time.Duration, unlimited bool) (
 // the always-allow groups and paths, which no simulated request uses). Its
 // cache size is kubernetesCacheSize whatever size says.
 func buildKubernetes(api *apiserver, size int, ttl time.Duration, unlimited bool) (authorizer.Authorizer, error) {
-	client, err := authorizationv1client.NewForConfig(api.restConfig(unlimited))
-	if err != nil {
-		return nil, err
-	}
-	a, err := webhook.NewFromInterface(client, ttl, ttl, *webhook.DefaultRetryBackoff(), authorizer.DecisionNoOpinion,
-		authorizerfactory.NewDelegatingAuthorizerMetrics(), authorizationcel.NewDefaultCompiler())
+	a, err := fixture.KubernetesAuthorizer(api.restConfig(unlimited), ttl, ttl)
 	if err != nil {
 		return nil, fmt.Errorf("webhook authorizer: %w", err)
 	}
