@@ -7,27 +7,16 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aggauth/aggauth/internal/httpserver"
 	"github.com/aggauth/aggauth/internal/logs"
-)
-
-// HTTP server settings of the generic apiserver (secure_serving.go).
-const (
-	maxHeaderBytes    = 1 << 20
-	idleTimeout       = 90 * time.Second // http.DefaultTransport's keep-alive
-	readHeaderTimeout = 32 * time.Second // just shy of Kubernetes' request timeout upper bound
-	// http2BufferPerStream is the HTTP/2 read frame size and per-stream
-	// receive buffer: at least 99% of serialized resources are smaller.
-	http2BufferPerStream = 256 << 10
 )
 
 // Server serves an extension apiserver's handler over HTTPS as the generic
@@ -141,27 +130,8 @@ func front(next http.Handler) http.Handler {
 
 func (s *Server) newHTTPServer(tlsCfg *tls.Config, h http.Handler) *http.Server {
 	o := s.opts
-	protocols := new(http.Protocols)
-	protocols.SetHTTP1(true)
-	protocols.SetHTTP2(!o.DisableHTTP2)
-	streams := o.HTTP2MaxStreamsPerConnection
-	return &http.Server{
-		Handler:           h,
-		TLSConfig:         tlsCfg,
-		Protocols:         protocols,
-		MaxHeaderBytes:    maxHeaderBytes,
-		IdleTimeout:       idleTimeout, // HTTP/2's too
-		ReadHeaderTimeout: readHeaderTimeout,
-		ErrorLog:          log.New(errorLogWriter{logs.NewLimited(o.Logger)}, "", 0),
-		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams:      streams,
-			MaxReadFrameSize:          http2BufferPerStream,
-			MaxReceiveBufferPerStream: http2BufferPerStream,
-			// Kubernetes computes this in an int32 that overflows beyond
-			// 8191 streams; it is capped here instead.
-			MaxReceiveBufferPerConnection: int(min(int64(http2BufferPerStream)*int64(streams), math.MaxInt32)),
-		},
-	}
+	return httpserver.New(h, tlsCfg, o.DisableHTTP2, o.HTTP2MaxStreamsPerConnection,
+		log.New(errorLogWriter{logs.NewLimited(o.Logger)}, "", 0))
 }
 
 // errorLogWriter sends net/http's error log to a rate-limited logger, TLS
