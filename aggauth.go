@@ -11,7 +11,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/aggauth/aggauth/admission"
 	"github.com/aggauth/aggauth/authn"
@@ -53,16 +52,18 @@ func New(ctx context.Context, opts Options) (_ *Chain, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// One budget of QPS and Burst for every call to kube-apiserver: TokenReviews
-	// and SubjectAccessReviews draw from it together.
-	limiter := flowcontrol.NewTokenBucketRateLimiter(o.QPS, o.Burst)
-	authnCfg.RateLimiter, authzCfg.RateLimiter = limiter, limiter
+	// A budget of QPS and Burst for each kind of call to kube-apiserver, as
+	// Kubernetes' delegated authentication and authorization each build a
+	// client of their own: TokenReviews (which unauthenticated callers can
+	// cause), SubjectAccessReviews (for users the aggregator forwards, already
+	// authenticated), and the reads of the ConfigMap and namespaces. The
+	// review clients share theirs fairly between users or client addresses.
 	c := &Chain{stop: cancel}
 	unionAuth, err := c.authenticator(ctx, o, authnCfg)
 	if err != nil {
 		return nil, err
 	}
-	sar, err := authz.NewClient(authzCfg, authz.ClientOptions{QPS: o.QPS, Burst: o.Burst, RateLimiter: limiter})
+	sar, err := authz.NewClient(authzCfg, authz.ClientOptions{QPS: o.QPS, Burst: o.Burst})
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +82,7 @@ func New(ctx context.Context, opts Options) (_ *Chain, err error) {
 	}
 	var admit admission.Checks
 	if !o.DisableNamespaceLifecycle {
-		nl, err := c.namespaceLifecycle(ctx, authzCfg)
+		nl, err := c.namespaceLifecycle(ctx, o, authzCfg)
 		if err != nil {
 			return nil, err
 		}
@@ -152,12 +153,12 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func (c *Chain) namespaceLifecycle(ctx context.Context, cfg *rest.Config) (*admission.NamespaceLifecycle, error) {
+func (c *Chain) namespaceLifecycle(ctx context.Context, o Options, cfg *rest.Config) (*admission.NamespaceLifecycle, error) {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("aggauth: %w", err)
 	}
-	nl, err := admission.NewNamespaceLifecycle(admission.NamespaceLifecycleOptions{Client: client})
+	nl, err := admission.NewNamespaceLifecycle(admission.NamespaceLifecycleOptions{Client: client, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}

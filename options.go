@@ -27,10 +27,15 @@ type Options struct {
 	// RESTConfig, when set, is used instead of any kubeconfig or in-cluster
 	// configuration.
 	RESTConfig *rest.Config
-	// QPS and Burst are the client-side rate limits towards kube-apiserver:
-	// one budget, shared by TokenReviews, SubjectAccessReviews and the
-	// watches. Default 200 and 400, as Kubernetes' delegated authorization
-	// (client-go's own 5 and 10 would throttle authorization).
+	// QPS and Burst are the client-side rate limits towards kube-apiserver,
+	// a budget of their own for each kind of call: TokenReviews,
+	// SubjectAccessReviews, and the reads of the authentication ConfigMap
+	// and of namespaces, so that a flood of unknown bearer tokens (which
+	// anyone can send) never slows the authorization of the users the
+	// aggregator forwards. Each review budget is shared fairly between the
+	// users (or, for tokens, the client addresses) whose reviews wait for it.
+	// Default 200 and 400 each, as Kubernetes' delegated authentication and
+	// authorization (client-go's own 5 and 10 would throttle them).
 	QPS   float32
 	Burst int
 

@@ -15,8 +15,7 @@ import (
 // authenticator builds the union of the front proxy and client-certificate
 // authenticators, each configured from its file when one is given, else from the
 // cluster's ConfigMap, and of the bearer-token authenticator (unless
-// SkipTokenReview), as Kubernetes' delegating authentication does. cfg carries
-// the rate limiter the TokenReview client shares with the authorizer's.
+// SkipTokenReview), as Kubernetes' delegating authentication does.
 func (c *Chain) authenticator(ctx context.Context, o Options, cfg *rest.Config) (*authn.Union, error) {
 	var src *authn.ConfigMapSource
 	needCM := !o.SkipInClusterLookup && (o.ClientCAFile == "" || o.RequestHeader.ClientCAFile == "")
@@ -90,12 +89,12 @@ func (c *Chain) authenticator(ctx context.Context, o Options, cfg *rest.Config) 
 	return authn.NewUnion(uo)
 }
 
-// newToken builds the bearer-token authenticator: TokenReviews through cfg
-// (with its shared rate limiter, the authorizer's client timeout, and
-// Kubernetes' retry backoff, as the authorizer's reviews).
+// newToken builds the bearer-token authenticator: TokenReviews through a
+// client of their own (with a budget of their own, the authorizer's client
+// timeout, and Kubernetes' retry backoff, as the authorizer's reviews).
 func newToken(o Options, cfg *rest.Config) (*authn.Token, error) {
 	client, err := authn.NewTokenReviewClient(cfg, authn.TokenReviewClientOptions{
-		QPS: o.QPS, Burst: o.Burst, RateLimiter: cfg.RateLimiter, Timeout: authz.DefaultClientTimeout,
+		QPS: o.QPS, Burst: o.Burst, Timeout: authz.DefaultClientTimeout,
 	})
 	if err != nil {
 		return nil, err

@@ -29,7 +29,7 @@ func (l *NamespaceLifecycle) lookup(ctx context.Context, ns, user string) (*core
 	if len(validation.ValidateNamespaceName(ns, false)) > 0 || l.knownMissing(ns) {
 		return nil, errNamespaceNotFound(ns)
 	}
-	namespace, _, err := l.lookups.Do(ctx, ns, user, func(ctx context.Context) (*corev1.Namespace, error) {
+	namespace, _, err := l.lookups.Do(ctx, ns, user, 0, func(ctx context.Context) (*corev1.Namespace, error) {
 		return l.get(ctx, ns)
 	})
 	switch {

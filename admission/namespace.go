@@ -1,8 +1,11 @@
 package admission
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +16,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/aggauth/aggauth/internal/flight"
+	"github.com/aggauth/aggauth/internal/logs"
 	"github.com/aggauth/aggauth/internal/lru"
 )
 
@@ -71,11 +75,17 @@ type NamespaceLifecycleOptions struct {
 	RetryAfter time.Duration
 
 	// MaxLookups bounds the live GETs in flight at once, MaxLookupsPerUser
-	// those made for one user's requests. A create that would start one more
-	// is answered 429 with Retry-After at once instead of waiting. Joining a
-	// GET in flight for the same namespace is always possible. Default 100
-	// and 16.
+	// those made for one user's requests. A create that cannot start one at
+	// once waits in its user's queue, for at most 5 s, and the next GET to
+	// start is that of the user with the fewest in flight (see
+	// internal/flight); a create that can neither start nor wait, or waited
+	// 5 s, is answered 429 with Retry-After. Joining a GET in flight for the
+	// same namespace is always possible. Default 100 and 16.
 	MaxLookups, MaxLookupsPerUser int
+
+	// Logger receives a panic of Client's GET (answered 500 to the creates
+	// waiting for it), a few a second at most. Default slog.Default().
+	Logger *slog.Logger
 
 	// Clock measures the negative cache's expiry and ReadyTimeout.
 	// Default clock.RealClock{}.
@@ -124,6 +134,7 @@ func NewNamespaceLifecycle(opts NamespaceLifecycleOptions) (*NamespaceLifecycle,
 			Max:         orDefault(opts.MaxLookups, DefaultMaxLookups),
 			MaxPerOwner: orDefault(opts.MaxLookupsPerUser, DefaultMaxLookupsPerUser),
 			Timeout:     orDefault(max(opts.LookupTimeout, 0), DefaultLookupTimeout),
+			OnPanic:     panicLogger(opts.Logger),
 		},
 		readyTO:    orDefault(opts.ReadyTimeout, DefaultReadyTimeout),
 		retryAfter: opts.RetryAfter,
@@ -144,6 +155,14 @@ func NewNamespaceLifecycle(opts NamespaceLifecycleOptions) (*NamespaceLifecycle,
 	l.indexer = l.informer.GetIndexer()
 	l.syncedCh = l.informer.HasSyncedChecker().Done()
 	return l, nil
+}
+
+// panicLogger returns the flight's OnPanic: a rate-limited log line.
+func panicLogger(l *slog.Logger) func(any) {
+	log := logs.NewLimited(cmp.Or(l, slog.Default()))
+	return func(v any) {
+		log.Log(slog.LevelError, "admission: namespace lookup panicked", "panic", logs.Cut(fmt.Sprint(v), logs.MaxQuotedError))
+	}
 }
 
 // orDefault returns v, or def when v is zero.

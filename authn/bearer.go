@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -67,12 +68,20 @@ func isBearer(s string) bool {
 
 // clientOf names the client a TokenReview is made for, to bound the reviews
 // in flight per client: the caller is not authenticated yet, so it is the
-// IP address it connects from (net/http's RemoteAddr, never a header).
+// IP address it connects from (net/http's RemoteAddr, never a header), or for
+// an IPv6 address its /64 prefix: a host is usually given a whole /64, and
+// could otherwise take a new address for each request.
 func clientOf(req *http.Request) string {
-	if host, _, err := net.SplitHostPort(req.RemoteAddr); err == nil {
-		return host
+	host, _, err := net.SplitHostPort(req.RemoteAddr)
+	if err != nil {
+		return req.RemoteAddr
 	}
-	return req.RemoteAddr
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() && !ip.Is4In6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return host
 }
 
 // maxJWTPayload bounds the claims jwtExpiry decodes; real service-account

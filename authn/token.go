@@ -30,6 +30,7 @@ const (
 	DefaultTokenTimeout              = 10 * time.Second
 	DefaultTokenMaxInFlight          = 1000
 	DefaultTokenMaxInFlightPerClient = 64
+	DefaultTokenMaxInFlightBytes     = 16 << 20
 )
 
 // DefaultTokenRetryBackoff is Kubernetes' authentication webhook retry
@@ -77,16 +78,29 @@ type TokenOptions struct {
 	MaxFailureEntries int
 	MaxFailureBytes   int64
 
-	// MaxInFlight bounds the reviews in flight at once. A cache miss that
-	// would start one more fails at once with an error wrapping
-	// ErrTooManyInFlight (the middleware answers 429 with Retry-After);
-	// joining a review in flight for the same token is always possible.
-	// Default 1000.
+	// MaxInFlight bounds the reviews in flight at once, and the cache misses
+	// waiting to start one. A miss that cannot start a review at once waits
+	// in its client's queue, for at most 5 s; when a review ends, the next to
+	// start is that of the client with the fewest reviews in flight. A miss
+	// that can neither start nor wait (the queues are full and no client has
+	// a longer queue than its own, see internal/flight) or waited 5 s fails
+	// with an error wrapping ErrTooManyInFlight (the middleware answers 429
+	// with Retry-After); joining a review in flight for the same token is
+	// always possible. Default 1000.
 	MaxInFlight int
-	// MaxInFlightPerClient bounds the reviews in flight for one client,
-	// identified by its IP address (the caller is not authenticated yet).
-	// Default 64.
+	// MaxInFlightPerClient bounds the reviews in flight for one client, and
+	// its misses waiting to start one. A client is identified by its IP
+	// address (the caller is not authenticated yet); an IPv6 address by its
+	// /64 prefix, which one host usually holds whole. Clients behind one
+	// address (NAT, a sidecar) share the bound: a valid token sent while
+	// another client of the address floods waits its turn in the address's
+	// queue instead of being refused. Default 64.
 	MaxInFlightPerClient int
+	// MaxInFlightBytes bounds the memory held by the reviews in flight (the
+	// tokens they carry, plus 1 KiB each), and apart from it that of the
+	// misses waiting to start one, so that large tokens cannot hold memory
+	// in proportion to their number. Default 16 MiB.
+	MaxInFlightBytes int64
 	// Timeout bounds one review, retries included (Kubernetes'
 	// TokenRequestTimeout). The review runs detached from the requests
 	// waiting for it, and is cancelled when they have all left. Default 10 s.
@@ -147,15 +161,21 @@ func NewToken(opts TokenOptions) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Token{
+	t := &Token{
 		client:  o.Client,
 		opts:    o,
 		keys:    newTokenKeyer(),
 		cache:   newTokenCache(o),
-		flights: &flight.Group[tokenKey, *tokenEntry]{Max: o.MaxInFlight, MaxPerOwner: o.MaxInFlightPerClient, Timeout: o.Timeout},
 		metrics: newTokenMetrics(),
 		log:     logs.NewLimited(o.Logger),
-	}, nil
+	}
+	// review recovers from a panic of the client itself, to keep the token
+	// out of the log; this is for a panic anywhere else in the flight.
+	t.flights = &flight.Group[tokenKey, *tokenEntry]{
+		Max: o.MaxInFlight, MaxPerOwner: o.MaxInFlightPerClient, MaxBytes: o.MaxInFlightBytes, Timeout: o.Timeout,
+		OnPanic: func(any) { t.log.Log(slog.LevelError, "authn: TokenReview flight panicked") },
+	}
+	return t, nil
 }
 
 // withDefaults validates o and fills in its defaults.
@@ -168,6 +188,7 @@ func (o TokenOptions) withDefaults() (TokenOptions, error) {
 	o.MaxFailureBytes = cmp.Or(o.MaxFailureBytes, DefaultTokenMaxFailureBytes)
 	o.MaxInFlight = cmp.Or(o.MaxInFlight, DefaultTokenMaxInFlight)
 	o.MaxInFlightPerClient = cmp.Or(o.MaxInFlightPerClient, min(DefaultTokenMaxInFlightPerClient, o.MaxInFlight))
+	o.MaxInFlightBytes = cmp.Or(o.MaxInFlightBytes, DefaultTokenMaxInFlightBytes)
 	o.Timeout = cmp.Or(o.Timeout, DefaultTokenTimeout)
 	if o.RetryBackoff == (wait.Backoff{}) {
 		o.RetryBackoff = DefaultTokenRetryBackoff()
@@ -181,7 +202,7 @@ func (o TokenOptions) withDefaults() (TokenOptions, error) {
 	o.Audiences = slices.Clone(o.Audiences)
 	switch {
 	case o.MaxEntries < 0, o.MaxBytes < 0, o.MaxFailureEntries < 0, o.MaxFailureBytes < 0,
-		o.MaxInFlight < 0, o.MaxInFlightPerClient < 0, o.Timeout < 0:
+		o.MaxInFlight < 0, o.MaxInFlightPerClient < 0, o.MaxInFlightBytes < 0, o.Timeout < 0:
 		return o, errors.New("authn: the bounds and Timeout of TokenOptions must not be negative")
 	case o.RetryBackoff.Steps < 1:
 		return o, errors.New("authn: TokenOptions.RetryBackoff.Steps must be at least 1")

@@ -87,8 +87,11 @@ func TestTokenAbandonedReviewCancelled(t *testing.T) {
 	assert.Equal(t, int64(2), rev.count.Load())
 }
 
-// TestTokenMaxInFlight: beyond the bounds a miss fails at once with
-// ErrTooManyInFlight; joining a review in flight is always possible.
+// TestTokenMaxInFlight: beyond a client's bound a miss waits its turn in the
+// client's queue (an IPv6 client is its /64); when the queues are full a
+// newcomer takes the place of the newest miss of the longest queue; beyond
+// that a miss fails at once with ErrTooManyInFlight. Joining a review in
+// flight is always possible.
 func TestTokenMaxInFlight(t *testing.T) {
 	rev := newMemReviewer(knownTokens)
 	release := rev.hold(t)
@@ -96,10 +99,14 @@ func TestTokenMaxInFlight(t *testing.T) {
 	var waiting sync.WaitGroup
 	authn.SetTokenOnWait(tok, waiting.Done)
 	var wg sync.WaitGroup
-	start := func(addr, token string) {
+	start := func(addr, token string, want error) {
 		waiting.Add(1)
 		wg.Go(func() {
 			_, ok, err := tok.AuthenticateRequest(bearer(addr, "Bearer "+token))
+			if want != nil {
+				assert.ErrorIs(t, err, want, token)
+				return
+			}
 			assert.NoError(t, err)
 			assert.True(t, ok)
 		})
@@ -111,17 +118,20 @@ func TestTokenMaxInFlight(t *testing.T) {
 		require.ErrorIs(t, err, authn.ErrTooManyInFlight, why)
 		assert.Equal(t, authn.ReasonTokenTooManyInFlight, authn.FailureReason(err))
 	}
-	start("10.0.0.1:1", "good-1")
-	start("10.0.0.1:2", "good-2") // another port: the same client
-	refused("10.0.0.1:3", "good-3", "a third review for 10.0.0.1")
-	start("10.0.0.1:4", "good-1") // joins
-	start("[2001:db8::1]:5", "good-1")
-	start("[2001:db8::1]:5", "good-4")
-	refused("10.0.0.2:1", "good-5", "a fourth review in all")
+	start("10.0.0.1:1", "good-1", nil)
+	start("10.0.0.1:2", "good-2", nil)                      // another port: the same client
+	start("10.0.0.1:3", "good-3", nil)                      // waits its turn
+	start("10.0.0.1:4", "good-4", authn.ErrTooManyInFlight) // waits, then loses its place
+	refused("10.0.0.1:5", "good-5", "10.0.0.1's queue holds 2")
+	start("10.0.0.1:6", "good-1", nil) // joins
+	start("[2001:db8::1]:5", "good-6", nil)
+	start("[2001:db8::2]:5", "good-7", nil) // the same /64: waits
+	start("10.0.0.2:1", "good-8", nil)      // takes good-4's place
+	refused("10.0.0.3:1", "good-9", "no queue is longer than 10.0.0.3's would be")
 	release()
 	wg.Wait()
-	assert.Equal(t, int64(3), rev.count.Load())
-	assert.Equal(t, 2.0, gatherValue(t, tok.Collectors(), "aggauth_authn_token_requests_total", "too_many_in_flight"))
+	assert.Equal(t, int64(6), rev.count.Load())
+	assert.Equal(t, 3.0, gatherValue(t, tok.Collectors(), "aggauth_authn_token_requests_total", "too_many_in_flight"))
 }
 
 // TestTokenReviewPanic: a client that panics fails its review, as in

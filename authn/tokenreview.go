@@ -54,12 +54,16 @@ func reviewFailed(msg string, err error, token string) error {
 	return &tokenReviewError{msg: msg, err: err}
 }
 
+// tokenFlightOverhead is the weight of a review in flight beyond its token:
+// the review, its answer and the flight's own state.
+const tokenFlightOverhead = 1 << 10
+
 // await joins the review flight for key, or starts one for client, and waits
 // for its answer or for ctx to end, whichever comes first. A request that
 // ends stops waiting at once; the review goes on for the others and is
 // cancelled when the last of them has left.
 func (t *Token) await(ctx context.Context, key tokenKey, client, token string, auds authenticator.Audiences, check bool) (*tokenEntry, error) {
-	e, shared, err := t.flights.Do(ctx, key, client, func(ctx context.Context) (*tokenEntry, error) {
+	e, shared, err := t.flights.Do(ctx, key, client, int64(len(token))+tokenFlightOverhead, func(ctx context.Context) (*tokenEntry, error) {
 		return t.review(ctx, key, token, auds, check)
 	})
 	if shared {
@@ -69,6 +73,9 @@ func (t *Token) await(ctx context.Context, key tokenKey, client, token string, a
 	case errors.Is(err, flight.ErrTooMany):
 		t.metrics.refused.Inc()
 		return nil, fmt.Errorf("authn: %w", ErrTooManyInFlight)
+	case errors.As(err, new(*flight.PanicError)):
+		t.metrics.failed.Inc()
+		return nil, errReviewPanicked
 	case err != nil && ctx.Err() != nil:
 		t.metrics.failed.Inc()
 		return nil, reviewFailed("authn: request ended while waiting for its TokenReview", err, token)

@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -72,18 +73,24 @@ func New(client SubjectAccessReviewCreator, opts Options) (*Authorizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Authorizer{
+	a := &Authorizer{
 		client:     client,
 		opts:       o,
 		paths:      paths,
 		keys:       newKeyer(),
 		cache:      newDecisionCache(o.MaxEntries, o.MaxBytes),
-		flights:    &flight.Group[string, *entry]{Max: o.MaxInFlight, MaxPerOwner: o.MaxInFlightPerUser, Timeout: o.Timeout},
 		metrics:    newMetrics(),
 		log:        reviewLog{logs.NewLimited(o.Logger)},
 		cacheAllow: o.AllowTTL > 0,
 		cacheDeny:  o.DenyTTL > 0,
-	}, nil
+	}
+	a.flights = &flight.Group[string, *entry]{
+		Max: o.MaxInFlight, MaxPerOwner: o.MaxInFlightPerUser, MaxBytes: o.MaxInFlightBytes, Timeout: o.Timeout,
+		OnPanic: func(v any) {
+			a.log.Log(slog.LevelError, "authz: SubjectAccessReview client panicked", "panic", logs.Cut(fmt.Sprint(v), logs.MaxQuotedError))
+		},
+	}
+	return a, nil
 }
 
 // NewFromClientset returns an Authorizer that sends its reviews through

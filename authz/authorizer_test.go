@@ -315,8 +315,10 @@ func TestOversizedAttributesAreNotCached(t *testing.T) {
 	assert.Equal(t, int64(3), srv.SARCounts().Received) // small once, big twice
 }
 
-// TestMaxInFlight: beyond the bounds a miss is refused at once with
-// ErrTooManyInFlight; joining a review in flight is always possible.
+// TestMaxInFlight: beyond a user's bound a miss waits its turn in the user's
+// queue; when the queues are full a newcomer takes the place of the newest
+// miss of the longest queue; beyond that a miss is refused at once. Joining a
+// review in flight is always possible.
 func TestMaxInFlight(t *testing.T) {
 	srv := newSARServer(t, allowAll)
 	release := srv.Hold()
@@ -324,10 +326,14 @@ func TestMaxInFlight(t *testing.T) {
 	var waiting sync.WaitGroup
 	authz.SetOnWait(a, waiting.Done)
 	var wg sync.WaitGroup
-	start := func(attrs authorizer.AttributesRecord) {
+	start := func(attrs authorizer.AttributesRecord, want error) {
 		waiting.Add(1)
 		wg.Go(func() {
 			d, _, err := a.Authorize(context.Background(), attrs)
+			if want != nil {
+				assert.ErrorIs(t, err, want, "%s %s", attrs.User.GetName(), attrs.Name)
+				return
+			}
 			assert.NoError(t, err)
 			assert.Equal(t, authorizer.DecisionAllow, d)
 		})
@@ -337,21 +343,26 @@ func TestMaxInFlight(t *testing.T) {
 		attrs.User = &user.DefaultInfo{Name: name}
 		return attrs
 	}
-	start(podAttrs("ns", "p0"))
-	start(podAttrs("ns", "p1"))
-	_, _, err := a.Authorize(context.Background(), podAttrs("ns", "p2"))
-	require.ErrorIs(t, err, authz.ErrTooManyInFlight, "a third review for alice")
-	start(podAttrs("ns", "p0")) // joins
-	start(as("bob", podAttrs("ns", "p0")))
-	start(as("carol", podAttrs("ns", "p0")))
-	_, _, err = a.Authorize(context.Background(), as("dave", podAttrs("ns", "p0")))
-	require.ErrorIs(t, err, authz.ErrTooManyInFlight, "a fifth review in all")
-	assert.Equal(t, 2.0, metricValue(t, a, "aggauth_authz_too_many_in_flight_total"))
+	start(podAttrs("ns", "p0"), nil)
+	start(podAttrs("ns", "p1"), nil)
+	start(podAttrs("ns", "p2"), nil)                       // waits: alice has 2 in flight
+	start(podAttrs("ns", "p3"), authz.ErrTooManyInFlight) // waits, then loses its place to frank
+	_, _, err := a.Authorize(context.Background(), podAttrs("ns", "p4"))
+	require.ErrorIs(t, err, authz.ErrTooManyInFlight, "alice's queue holds 2")
+	start(podAttrs("ns", "p0"), nil) // joins
+	start(as("bob", podAttrs("ns", "p0")), nil)
+	start(as("carol", podAttrs("ns", "p0")), nil)
+	start(as("dave", podAttrs("ns", "p0")), nil) // waits: 4 in flight
+	start(as("erin", podAttrs("ns", "p0")), nil) // waits: the queues are full
+	start(as("frank", podAttrs("ns", "p0")), nil)
+	_, _, err = a.Authorize(context.Background(), as("grace", podAttrs("ns", "p0")))
+	require.ErrorIs(t, err, authz.ErrTooManyInFlight, "no queue is longer than grace's would be")
 	release()
 	wg.Wait()
-	assert.Equal(t, int64(4), srv.SARCounts().Received)
+	assert.Equal(t, 3.0, metricValue(t, a, "aggauth_authz_too_many_in_flight_total"))
+	assert.Equal(t, int64(8), srv.SARCounts().Received)
 	authz.SetOnWait(a, nil)
-	_, _, err = a.Authorize(context.Background(), as("dave", podAttrs("ns", "p0")))
+	_, _, err = a.Authorize(context.Background(), as("grace", podAttrs("ns", "p0")))
 	require.NoError(t, err, "room again once the reviews ended")
 }
 

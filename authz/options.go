@@ -26,6 +26,7 @@ const (
 	DefaultTimeout            = 30 * time.Second
 	DefaultMaxInFlight        = 1000
 	DefaultMaxInFlightPerUser = 64
+	DefaultMaxInFlightBytes   = 16 << 20
 )
 
 // DefaultRetryBackoff is Kubernetes' webhook retry backoff: 5 attempts, waiting
@@ -70,19 +71,27 @@ type Options struct {
 	// DefaultRetryBackoff() (5 attempts); Steps 1 disables retries.
 	RetryBackoff wait.Backoff
 	// MaxInFlight bounds the reviews in flight at once, waiting for the
-	// client's rate limiter, for kube-apiserver or for a retry. A cache miss
-	// that would start one more is refused at once with an error wrapping
-	// ErrTooManyInFlight (the middleware answers 429 with Retry-After), as
-	// kube-apiserver's max-in-flight filter refuses requests beyond its
-	// bound, instead of queueing without end. Joining a review in flight is
-	// always possible. Default 1000.
+	// client's rate limiter, for kube-apiserver or for a retry, and the
+	// reviews waiting to start. A cache miss that cannot start a review at
+	// once waits in its user's queue, for at most 5 s; when a review ends,
+	// the next to start is that of the user with the fewest reviews in
+	// flight, so that a flood by many users delays a newcomer by one review,
+	// not by the whole flood. A miss that can neither start nor wait (the
+	// queues are full and no user has a longer queue than its own, see
+	// internal/flight) or waited 5 s is refused with an error wrapping
+	// ErrTooManyInFlight (the middleware answers 429 with Retry-After).
+	// Joining a review in flight is always possible. Default 1000.
 	MaxInFlight int
-	// MaxInFlightPerUser bounds the reviews in flight for one user, so that
-	// one caller sending requests that all miss the cache (random names or
-	// selectors) cannot take the whole of MaxInFlight nor queue more than
-	// this many reviews ahead of others in the client's rate limiter.
-	// Default 64.
+	// MaxInFlightPerUser bounds the reviews in flight for one user, and its
+	// misses waiting to start one, so that one caller sending requests that
+	// all miss the cache (random names or selectors) cannot take the whole
+	// of MaxInFlight. Default 64.
 	MaxInFlightPerUser int
+	// MaxInFlightBytes bounds the memory held by the reviews in flight (their
+	// cache keys, which hold the requester-controlled attributes, plus 1 KiB
+	// each), and apart from it that of the misses waiting to start one.
+	// Default 16 MiB.
+	MaxInFlightBytes int64
 	// AlwaysAllowPaths are non-resource paths allowed without a review, with
 	// Kubernetes' rules: exact match, a leading "/" optional, a trailing "*"
 	// matches a prefix. nil means DefaultAlwaysAllowPaths(); an empty, non-nil
@@ -126,6 +135,7 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	o.MaxInFlight = cmp.Or(o.MaxInFlight, DefaultMaxInFlight)
 	o.MaxInFlightPerUser = cmp.Or(o.MaxInFlightPerUser, min(DefaultMaxInFlightPerUser, o.MaxInFlight))
+	o.MaxInFlightBytes = cmp.Or(o.MaxInFlightBytes, DefaultMaxInFlightBytes)
 	if o.AlwaysAllowPaths == nil {
 		o.AlwaysAllowPaths = DefaultAlwaysAllowPaths()
 	}
@@ -139,8 +149,8 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = slog.Default()
 	}
 	switch {
-	case o.MaxEntries < 0, o.MaxBytes < 0, o.MaxAttributeBytes < 0, o.MaxInFlight < 0, o.MaxInFlightPerUser < 0:
-		return o, errors.New("authz: MaxEntries, MaxBytes, MaxAttributeBytes, MaxInFlight and MaxInFlightPerUser must not be negative")
+	case o.MaxEntries < 0, o.MaxBytes < 0, o.MaxAttributeBytes < 0, o.MaxInFlight < 0, o.MaxInFlightPerUser < 0, o.MaxInFlightBytes < 0:
+		return o, errors.New("authz: MaxEntries, MaxBytes, MaxAttributeBytes, MaxInFlight, MaxInFlightPerUser and MaxInFlightBytes must not be negative")
 	case o.Timeout < 0, o.StaleIfError < 0:
 		return o, errors.New("authz: Timeout and StaleIfError must not be negative")
 	case o.RetryBackoff.Steps < 1:

@@ -22,12 +22,22 @@ import (
 // max-in-flight filter does.
 var ErrTooManyInFlight = errors.New("too many authorization checks in flight")
 
+// ErrReviewPanicked is wrapped by the error Authorize returns when the
+// review client panicked. The middleware answers it with a 500 Status, as
+// kube-apiserver answers a request whose authorizer panicked; the other
+// requests and the process are not affected.
+var ErrReviewPanicked = errors.New("the authorization check failed unexpectedly")
+
+// flightOverhead is the weight of a review in flight beyond its key: the
+// attributes' snapshot, the review and its answer.
+const flightOverhead = 1 << 10
+
 // await joins the review flight for key, or starts one for the user u, and
 // waits for its result or for ctx to end, whichever comes first. A request that
 // ends stops waiting at once; the flight goes on for the others, and is
 // cancelled when the last of them has left.
 func (a *Authorizer) await(ctx context.Context, key, user string, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
-	e, shared, err := a.flights.Do(ctx, key, user, func(ctx context.Context) (*entry, error) {
+	e, shared, err := a.flights.Do(ctx, key, user, int64(len(key))+flightOverhead, func(ctx context.Context) (*entry, error) {
 		return a.review(ctx, key, attrs)
 	})
 	if shared {
@@ -37,6 +47,9 @@ func (a *Authorizer) await(ctx context.Context, key, user string, attrs authoriz
 	case errors.Is(err, flight.ErrTooMany):
 		a.metrics.refused.Inc()
 		return authorizer.DecisionNoOpinion, "", fmt.Errorf("authz: %w", ErrTooManyInFlight)
+	case errors.As(err, new(*flight.PanicError)):
+		a.metrics.errors.Inc()
+		return authorizer.DecisionNoOpinion, "", fmt.Errorf("authz: %w", ErrReviewPanicked)
 	case err != nil && ctx.Err() != nil:
 		return authorizer.DecisionNoOpinion, "", fmt.Errorf("authz: request ended while waiting for its SubjectAccessReview: %w", err)
 	case err != nil:

@@ -48,23 +48,28 @@ type Authorization struct {
 }
 
 // refusals are the answers when the check could not be completed: 503 when it
-// failed, 429 when it was not attempted for too many checks in flight; both
-// with Retry-After.
+// failed, 429 when it was not attempted for too many checks in flight (both
+// with Retry-After), 500 when the authorizer's client panicked (as
+// kube-apiserver answers a request whose authorizer panicked).
 type refusals struct {
-	unavailable, busy error
+	unavailable, busy, internal error
 }
 
 func newRefusals(retryAfter time.Duration) refusals {
 	return refusals{
 		unavailable: retryafter.Unavailable("the authorization check for this request could not be completed; retry later", retryAfter),
 		busy:        retryafter.TooManyRequests("too many requests are waiting for their authorization check; retry later", retryAfter),
+		internal:    apierrors.NewInternalError(errors.New("the authorization check for this request failed unexpectedly")),
 	}
 }
 
 // refusal is the error answered for a check that failed with err.
 func (r refusals) refusal(err error) error {
-	if errors.Is(err, authz.ErrTooManyInFlight) {
+	switch {
+	case errors.Is(err, authz.ErrTooManyInFlight):
 		return r.busy
+	case errors.Is(err, authz.ErrReviewPanicked):
+		return r.internal
 	}
 	return r.unavailable
 }

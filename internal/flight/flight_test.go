@@ -3,7 +3,6 @@ package flight
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,7 +34,7 @@ func TestConcurrentCallersShareOneCall(t *testing.T) {
 	var shared atomic.Int32
 	for range 100 {
 		wg.Go(func() {
-			v, s, err := g.Do(context.Background(), "k", "alice", fn)
+			v, s, err := g.Do(context.Background(), "k", "alice", 1, fn)
 			assert.NoError(t, err)
 			assert.Equal(t, 42, v)
 			if s {
@@ -66,8 +65,8 @@ func TestLastWaiterLeavingCancelsTheCall(t *testing.T) {
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	errs := make(chan error, 2)
-	go func() { _, _, err := g.Do(ctx1, "k", "a", fn); errs <- err }()
-	go func() { _, _, err := g.Do(ctx2, "k", "b", fn); errs <- err }()
+	go func() { _, _, err := g.Do(ctx1, "k", "a", 1, fn); errs <- err }()
+	go func() { _, _, err := g.Do(ctx2, "k", "b", 1, fn); errs <- err }()
 	waiting.Wait()
 
 	cancel1()
@@ -104,56 +103,23 @@ func TestAKeyAbandonedStartsAfresh(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _, _, _ = g.Do(ctx, "k", "a", fn) }()
+	go func() { defer close(done); _, _, _ = g.Do(ctx, "k", "a", 1, fn) }()
 	<-started
 	cancel()
 	<-done
 	// The first call may still be returning: a new request must not join it.
-	v, shared, err := g.Do(context.Background(), "k", "a", fn)
+	v, shared, err := g.Do(context.Background(), "k", "a", 1, fn)
 	require.NoError(t, err)
 	assert.Equal(t, 7, v)
 	assert.False(t, shared)
 	require.Eventually(t, func() bool { return g.Running() == 0 }, 5*time.Second, time.Millisecond)
 }
 
-func TestBounds(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	g := newGroup()
-	release := make(chan struct{})
-	fn := func(context.Context) (int, error) { <-release; return 1, nil }
-	var wg sync.WaitGroup
-	var waiting sync.WaitGroup
-	g.OnWait = waiting.Done
-	do := func(key, owner string) {
-		waiting.Add(1)
-		wg.Go(func() { _, _, err := g.Do(context.Background(), key, owner, fn); assert.NoError(t, err) })
-		waiting.Wait()
-	}
-	for i := range 4 {
-		do(fmt.Sprint("a", i), "alice")
-	}
-	_, _, err := g.Do(context.Background(), "a-more", "alice", fn)
-	assert.ErrorIs(t, err, ErrTooMany, "beyond MaxPerOwner")
-	do("a0", "alice") // joining a call in flight is always possible
-	for i := range 6 {
-		do(fmt.Sprint("b", i), fmt.Sprint("user", i))
-	}
-	_, _, err = g.Do(context.Background(), "c", "carol", fn)
-	assert.ErrorIs(t, err, ErrTooMany, "beyond Max")
-	assert.Equal(t, 10, g.Running())
-	close(release)
-	wg.Wait()
-	assert.Equal(t, 0, g.Running())
-	g.OnWait = nil
-	_, _, err = g.Do(context.Background(), "c", "carol", func(context.Context) (int, error) { return 1, nil })
-	assert.NoError(t, err, "bounds free again once calls end")
-}
-
 func TestTimeoutBoundsTheCall(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	g := newGroup()
 	g.Timeout = 20 * time.Millisecond
-	_, _, err := g.Do(context.Background(), "k", "a", func(ctx context.Context) (int, error) {
+	_, _, err := g.Do(context.Background(), "k", "a", 1, func(ctx context.Context) (int, error) {
 		<-ctx.Done()
 		return 0, ctx.Err()
 	})
@@ -164,7 +130,7 @@ func TestCallKeepsRequestValues(t *testing.T) {
 	type key struct{}
 	g := newGroup()
 	ctx := context.WithValue(context.Background(), key{}, "v")
-	_, _, err := g.Do(ctx, "k", "a", func(ctx context.Context) (int, error) {
+	_, _, err := g.Do(ctx, "k", "a", 1, func(ctx context.Context) (int, error) {
 		assert.Equal(t, "v", ctx.Value(key{}))
 		return 0, nil
 	})

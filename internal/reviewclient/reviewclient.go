@@ -12,6 +12,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
+
+	"github.com/aggauth/aggauth/internal/fair"
 )
 
 // Defaults of Options: Kubernetes' delegated authentication and authorization
@@ -32,18 +34,17 @@ type Options struct {
 	// Timeout bounds each review request. Default 10 s.
 	Timeout time.Duration
 	// RateLimiter, when set, replaces QPS and Burst: the client waits for it
-	// before each request. Pass one limiter to several clients to give them
-	// one budget together (aggauth.New shares one between its
-	// SubjectAccessReview and TokenReview clients). Default: a limiter of its
-	// own built from QPS and Burst.
+	// before each request. Default: a limiter of its own built from QPS and
+	// Burst (a fair.Limiter: its tokens go in turn to the users, or client
+	// addresses, whose reviews wait, instead of in arrival order).
 	RateLimiter flowcontrol.RateLimiter
 }
 
 // Config returns a copy of cfg with the limits (or the limiter) and timeout
 // of opts, defaults filled in, and JSON bodies unless cfg sets a content type
 // (client-go's typed clients would otherwise send protobuf). cfg's own rate
-// limiter is dropped unless opts gives one: QPS and Burst apply only without
-// one.
+// limiter is dropped: opts' one is used, else a fair.Limiter of QPS and
+// Burst, so that no two clients share a budget unless the caller says so.
 func Config(cfg *rest.Config, opts Options) (*rest.Config, error) {
 	if cfg == nil {
 		return nil, errors.New("a rest.Config is required")
@@ -53,6 +54,9 @@ func Config(cfg *rest.Config, opts Options) (*rest.Config, error) {
 	c.Burst = cmp.Or(opts.Burst, DefaultBurst)
 	c.Timeout = cmp.Or(opts.Timeout, DefaultTimeout)
 	c.RateLimiter = opts.RateLimiter
+	if c.RateLimiter == nil {
+		c.RateLimiter = fair.NewLimiter(c.QPS, c.Burst)
+	}
 	if c.ContentType == "" {
 		c.ContentType = "application/json"
 	}

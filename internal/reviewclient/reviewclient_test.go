@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
+
+	"github.com/aggauth/aggauth/internal/fair"
 )
 
 func TestConfig(t *testing.T) {
@@ -17,7 +19,12 @@ func TestConfig(t *testing.T) {
 	assert.Equal(t, float32(DefaultQPS), c.QPS, "explicit limits, whatever cfg says")
 	assert.Equal(t, DefaultBurst, c.Burst)
 	assert.Equal(t, DefaultTimeout, c.Timeout)
-	assert.Nil(t, c.RateLimiter, "cfg's limiter is dropped: QPS and Burst apply")
+	fl, ok := c.RateLimiter.(*fair.Limiter)
+	require.True(t, ok, "cfg's limiter is dropped for a fair one of QPS and Burst; got %T", c.RateLimiter)
+	assert.Equal(t, float32(DefaultQPS), fl.QPS())
+	c2, err := Config(in, Options{})
+	require.NoError(t, err)
+	assert.NotSame(t, c.RateLimiter, c2.RateLimiter, "no two clients share a budget unless told to")
 	assert.Equal(t, "application/json", c.ContentType)
 	assert.Equal(t, float32(5), in.QPS, "cfg is not modified")
 
