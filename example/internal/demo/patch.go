@@ -11,6 +11,7 @@ import (
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	sigsjson "sigs.k8s.io/json"
 )
@@ -55,12 +56,35 @@ func unmarshalWidget(data []byte, w *Widget, strict bool) error {
 	return nil
 }
 
+// Kubernetes' limits on a JSON patch: what its copy operations may add (3
+// MiB, JSONPatchMaxCopyBytes in k8s.io/apiserver pkg/server/config.go) and how
+// many operations it may have (maxJSONPatchOperations in
+// pkg/endpoints/handlers/patch.go). Without them a patch of 1 kB that copies
+// the document into itself 20 times would allocate gigabytes.
+const (
+	maxJSONPatchCopyBytes  = 3 << 20
+	maxJSONPatchOperations = 10000
+)
+
+// json-patch v4 reads the copy limit from a package variable; kube-apiserver
+// sets it the same way when its server is built (a lower limit set before
+// stays).
+func init() {
+	if l := jsonpatch.AccumulatedCopySizeLimit; l <= 0 || l > maxJSONPatchCopyBytes {
+		jsonpatch.AccumulatedCopySizeLimit = maxJSONPatchCopyBytes
+	}
+}
+
 // Patch applies the body of r, a JSON merge patch or a JSON patch (RFC 6902),
 // to the Widget namespace/name and stores the result: only labels,
 // annotations and spec may change; a patch that changes anything else of the
-// metadata, the kind or the status is refused (422). Strategic merge patch
+// metadata, the kind or the status is refused (400). Strategic merge patch
 // and server-side apply are answered 415, as kube-apiserver answers them for
 // a type it has no Go struct for.
+//
+// The patch is applied to a copy, outside the store's lock, and stored only if
+// the Widget has not changed meanwhile; if it has, the patch is applied again,
+// as kube-apiserver does: readers and other writers wait only for the commit.
 func (s *Store) Patch(w http.ResponseWriter, r *http.Request, namespace, name string) (*Widget, error) {
 	patch, err := readBody(w, r)
 	if err != nil {
@@ -74,17 +98,32 @@ func (s *Store) Patch(w http.ResponseWriter, r *http.Request, namespace, name st
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, ok := s.widgets[namespace][name]
-	if !ok {
-		return nil, apierrors.NewNotFound(GroupResource, name)
+	for {
+		old, err := s.Get(namespace, name)
+		if err != nil {
+			return nil, err
+		}
+		patched, err := applyPatch(old, apply, strict)
+		if err != nil {
+			return nil, err
+		}
+		stored, err := s.update(namespace, name, old.ResourceVersion, patched)
+		if !apierrors.IsConflict(err) {
+			return stored, err
+		}
 	}
+}
+
+// applyPatch returns old patched by apply, or why the patch is refused.
+func applyPatch(old *Widget, apply func([]byte) ([]byte, error), strict bool) (*Widget, error) {
 	doc, err := json.Marshal(old)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
 	if doc, err = apply(doc); err != nil {
+		if _, ok := err.(apierrors.APIStatus); ok {
+			return nil, err
+		}
 		return nil, apierrors.NewBadRequest("the patch does not apply: " + err.Error())
 	}
 	var patched Widget
@@ -93,6 +132,22 @@ func (s *Store) Patch(w http.ResponseWriter, r *http.Request, namespace, name st
 	}
 	if err := validatePatched(old, &patched); err != nil {
 		return nil, err
+	}
+	return &patched, nil
+}
+
+// update stores the labels, annotations and spec of patched in the Widget
+// namespace/name if its resourceVersion is still rv; the error is a Conflict
+// if it is not, a NotFound if the Widget is gone.
+func (s *Store) update(namespace, name, rv string, patched *Widget) (*Widget, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.widgets[namespace][name]
+	if !ok {
+		return nil, apierrors.NewNotFound(GroupResource, name)
+	}
+	if old.ResourceVersion != rv {
+		return nil, apierrors.NewConflict(GroupResource, name, errors.New("the object has been modified"))
 	}
 	stored := old.DeepCopy()
 	stored.Labels, stored.Annotations, stored.Spec = patched.Labels, patched.Annotations, patched.Spec
@@ -113,7 +168,17 @@ func patcher(contentType string, patch []byte) (func([]byte) ([]byte, error), er
 		if err != nil {
 			return nil, apierrors.NewBadRequest("the body is not a JSON patch: " + err.Error())
 		}
-		return p.Apply, nil
+		if len(p) > maxJSONPatchOperations {
+			return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
+				"The allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOperations, len(p)))
+		}
+		return func(doc []byte) ([]byte, error) {
+			doc, err := p.Apply(doc)
+			if err != nil { // kube-apiserver's answer, which leaves out why (the copy limit, a failed test...)
+				return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
+			}
+			return doc, nil
+		}, nil
 	}
 	return nil, &apierrors.StatusError{ErrStatus: metav1.Status{
 		Status: metav1.StatusFailure, Code: http.StatusUnsupportedMediaType, Reason: metav1.StatusReasonUnsupportedMediaType,
