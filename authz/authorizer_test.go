@@ -345,7 +345,7 @@ func TestMaxInFlight(t *testing.T) {
 	}
 	start(podAttrs("ns", "p0"), nil)
 	start(podAttrs("ns", "p1"), nil)
-	start(podAttrs("ns", "p2"), nil)                       // waits: alice has 2 in flight
+	start(podAttrs("ns", "p2"), nil)                      // waits: alice has 2 in flight
 	start(podAttrs("ns", "p3"), authz.ErrTooManyInFlight) // waits, then loses its place to frank
 	_, _, err := a.Authorize(context.Background(), podAttrs("ns", "p4"))
 	require.ErrorIs(t, err, authz.ErrTooManyInFlight, "alice's queue holds 2")
