@@ -18,7 +18,8 @@ import (
 
 // TestScenario9RevokedTrust: the authentication ConfigMap is the extension's
 // trust in the front proxy. Removing its requestheader-client-ca-file key
-// revokes that trust on the next request (401, and /readyz says why) — where
+// revokes that trust on the next request (401, /readyz fails and the log says
+// why) — where
 // k8s.io/apiserver v0.37.2 would keep trusting the last CA until a restart.
 // Deleting the ConfigMap revokes it too, and kube-apiserver's trust controller
 // recreates it at once: the extension follows without a restart.
@@ -49,7 +50,8 @@ func TestScenario9RevokedTrust(t *testing.T) {
 		})
 		body, code := readyz(ctx, t, e)
 		assert.Equal(t, http.StatusServiceUnavailable, code)
-		assert.Contains(t, body, "has no requestheader-client-ca-file", "/readyz says why")
+		assert.Contains(t, body, "authentication-config: reason withheld", "/readyz names the check, not why: anyone may ask")
+		assert.Contains(t, srv.Process.Tail(400), "has no requestheader-client-ca-file", "the log says why")
 	})
 
 	t.Run("ConfigMap deleted, then recreated by kube-apiserver: trust back", func(t *testing.T) {

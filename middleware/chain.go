@@ -3,6 +3,7 @@ package middleware
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aggauth/aggauth/internal/health"
+	"github.com/aggauth/aggauth/internal/logs"
 	"github.com/aggauth/aggauth/internal/retryafter"
 )
 
@@ -34,7 +36,12 @@ type ChainOptions struct {
 	// Admission, when its Admission is set, checks mutating requests after
 	// authorization. Default: no admission step.
 	Admission AdmissionOptions
-	// ReadyChecks must all pass for /readyz to answer 200. Default none.
+	// ReadyChecks must all pass for /readyz to answer 200. /readyz answers
+	// anyone (it needs no credentials) and names the failed checks with
+	// "reason withheld", as kube-apiserver does; the reasons go to
+	// Authentication's Logger, and to the callers allowed to get
+	// /readyz/<name> (authenticated and authorized like any path). Default
+	// none.
 	ReadyChecks []ReadyCheck
 	// NoHealthEndpoints leaves /healthz, /livez and /readyz to the next
 	// handler (they then need authentication like any path). Default false:
@@ -54,6 +61,7 @@ type Chain struct {
 	after          []step // impersonation, authorization, admission
 	readyChecks    []ReadyCheck
 	noHealth       bool
+	log            *logs.Limited
 }
 
 // NewChain builds each step from opts and composes them.
@@ -86,6 +94,7 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 		after:          []step{impersonation, authorization},
 		readyChecks:    opts.ReadyChecks,
 		noHealth:       opts.NoHealthEndpoints,
+		log:            logs.NewLimited(opts.Authentication.Logger),
 	}
 	if opts.Admission.Admission != nil {
 		admission, err := NewAdmission(opts.Admission)
@@ -111,9 +120,15 @@ type chainHandler struct {
 }
 
 func (h *chainHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.c.noHealth && health.Is(r.URL.Path) {
-		h.c.serveHealth(w, r)
-		return
+	if !h.c.noHealth {
+		if health.Is(r.URL.Path) {
+			h.c.serveHealth(w, r)
+			return
+		}
+		if check := h.c.readyCheck(r.URL.Path); check != nil {
+			h.c.serve(w, r, check)
+			return
+		}
 	}
 	h.c.serve(w, r, h.next)
 }
@@ -136,15 +151,46 @@ func (c *Chain) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	next.ServeHTTP(w, r)
 }
 
-// serveHealth answers /healthz, /livez and /readyz.
+// serveHealth answers /healthz, /livez and /readyz. /readyz names the failed
+// checks but withholds why, as kube-apiserver does: anyone may ask, and a
+// reason may tell what the server trusts (the ConfigMap, a parse error).
 func (c *Chain) serveHealth(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/readyz" {
-		if err := c.Ready(); err != nil {
-			WriteStatus(w, retryafter.Unavailable("not ready: "+err.Error(), 0))
+		var failed []string
+		for _, rc := range c.readyChecks {
+			if err := rc.Check(); err != nil {
+				failed = append(failed, rc.Name+": reason withheld")
+				c.log.Log(slog.LevelInfo, "not ready", "check", rc.Name, "err", logs.Cut(err.Error(), logs.MaxQuotedError))
+			}
+		}
+		if failed != nil {
+			WriteStatus(w, retryafter.Unavailable("not ready: "+strings.Join(failed, "; "), 0))
 			return
 		}
 	}
 	writeOK(w)
+}
+
+// readyCheck returns the handler of /readyz/<name> for a ready check of that
+// name, or nil: it answers, to a caller the chain authorized, whether the
+// check passes and if not why.
+func (c *Chain) readyCheck(path string) http.Handler {
+	name, ok := strings.CutPrefix(path, "/readyz/")
+	if !ok {
+		return nil
+	}
+	for _, rc := range c.readyChecks {
+		if rc.Name == name {
+			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if err := rc.Check(); err != nil {
+					WriteStatus(w, retryafter.Unavailable("not ready: "+rc.Name+": "+err.Error(), 0))
+					return
+				}
+				writeOK(w)
+			})
+		}
+	}
+	return nil
 }
 
 // Collectors returns the chain's Prometheus collectors, for the caller to
