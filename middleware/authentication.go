@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/aggauth/aggauth/authn"
@@ -18,7 +19,12 @@ import (
 // AuthenticationOptions configures NewAuthentication.
 type AuthenticationOptions struct {
 	// Authenticator decides who is calling. Required. Usually an *authn.Union;
-	// any Kubernetes authenticator.Request works.
+	// any Kubernetes authenticator.Request works. Every user it authenticates
+	// (but system:anonymous, and a user already in system:authenticated or
+	// system:unauthenticated) gets the group system:authenticated, as
+	// Kubernetes' delegating authentication wraps its union in an
+	// AuthenticatedGroupAdder: RBAC bound to system:authenticated matches
+	// however the chain is assembled (an *authn.Union adds it itself).
 	Authenticator authenticator.Request
 
 	// Logger receives authentication errors at Info level (clients cause
@@ -90,7 +96,7 @@ func NewAuthentication(opts AuthenticationOptions) (*Authentication, error) {
 	// over them. Only the Union itself: a type embedding it has the method
 	// too, and would have its own AuthenticateRequest and ClearHeaders
 	// bypassed by it.
-	a.authenticate = opts.Authenticator.AuthenticateRequest
+	a.authenticate = (&group.AuthenticatedGroupAdder{Authenticator: opts.Authenticator}).AuthenticateRequest
 	switch auth := opts.Authenticator.(type) {
 	case *authn.Union:
 		a.authenticate, a.clear = auth.AuthenticateAndClear, nil

@@ -58,7 +58,13 @@ type ImpersonationOptions struct {
 // of Kubernetes' legacy impersonation, which its constrained impersonation
 // (KEP-5284, the default since 1.36) also performs: a caller granted only the
 // constrained verbs (impersonate:user-info, impersonate-on:<mode>:<verb>, ...)
-// is refused here where kube-apiserver would allow it (fail closed). A check
+// is refused here where kube-apiserver would allow it (fail closed); and a
+// node user (system:node:<name>) impersonated by a caller also granted
+// impersonate:node gets system:authenticated alone here, where
+// kube-apiserver's constrained node mode gives system:nodes too (the legacy
+// mode's answer; a missing group can only narrow what RBAC grants). Both are
+// deliberate: the constrained modes cost more reviews per request, and
+// through the aggregator kube-apiserver has resolved impersonation already. A check
 // that could not be completed is a 503 (429 for too many in flight), where
 // kube-apiserver answers 403.
 type Impersonation struct {

@@ -277,3 +277,48 @@ func TestForbiddenMatchesKubernetes(t *testing.T) {
 		}
 	}
 }
+
+// TestImpersonatedNodeAndServiceAccountGroups: the groups a node or service
+// account user gets when impersonated without Impersonate-Group. Under legacy
+// grants (the verb impersonate on users or serviceaccounts) they are
+// Kubernetes' in both its filters. A caller also granted KEP-5284's verbs
+// (impersonate:node, as an admin allowed everything is) takes kube-apiserver's
+// constrained node mode, which gives system:nodes; this step implements the
+// legacy checks only and gives system:authenticated alone: the deliberate
+// difference, which can only narrow what RBAC grants the node (fail closed).
+// Through the aggregator kube-apiserver resolves impersonation itself.
+func TestImpersonatedNodeAndServiceAccountGroups(t *testing.T) {
+	legacyGrant := impersonationPolicy{resources: []string{"users", "serviceaccounts"}}
+	everything := impersonationPolicy{resources: []string{"users", "serviceaccounts"}, constrained: true}
+	sa := []string{"system:serviceaccounts", "system:serviceaccounts:ns1", "system:authenticated"}
+	tests := []struct {
+		name           string
+		policy         impersonationPolicy
+		user           string
+		want           []string
+		wantKubernetes []string // the constrained filter's, when it differs
+	}{
+		{"node, legacy grant", legacyGrant, "system:node:n1", []string{"system:authenticated"}, nil},
+		{"service account, legacy grant", legacyGrant, "system:serviceaccount:ns1:sa", sa, nil},
+		{"node, every verb granted", everything, "system:node:n1", []string{"system:authenticated"},
+			[]string{"system:nodes", "system:authenticated"}},
+		{"service account, every verb granted", everything, "system:serviceaccount:ns1:sa", sa, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{"Impersonate-User": {tt.user}}
+			constrained := func(next http.Handler) http.Handler {
+				return impersonation.WithConstrainedImpersonation(next, tt.policy, scheme.Codecs)
+			}
+			got, k8s := runImpersonation(ours(tt.policy), h), runImpersonation(constrained, h)
+			require.Equal(t, http.StatusOK, got.code)
+			require.Equal(t, http.StatusOK, k8s.code)
+			assert.Equal(t, tt.want, got.groups)
+			want := tt.want
+			if tt.wantKubernetes != nil {
+				want = tt.wantKubernetes
+			}
+			assert.Equal(t, want, k8s.groups, "kube-apiserver's constrained filter")
+		})
+	}
+}
