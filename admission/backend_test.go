@@ -46,9 +46,17 @@ type fakeClientsetBackend struct {
 	cs    *fake.Clientset
 	count atomic.Int64
 
-	mu   sync.Mutex
-	gate chan struct{}
-	fail bool
+	mu      sync.Mutex
+	gate    chan struct{}
+	fail    bool
+	panicOn string // a namespace whose GET panics
+}
+
+// panicOnGet makes the GET of namespace ns panic, as a broken transport would.
+func (b *fakeClientsetBackend) panicOnGet(ns string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.panicOn = ns
 }
 
 func newFakeClientsetBackend(_ *testing.T, initial ...*corev1.Namespace) backend {
@@ -57,11 +65,14 @@ func newFakeClientsetBackend(_ *testing.T, initial ...*corev1.Namespace) backend
 		objs = append(objs, ns)
 	}
 	b := &fakeClientsetBackend{cs: fake.NewClientset(objs...)}
-	b.cs.PrependReactor("get", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+	b.cs.PrependReactor("get", "namespaces", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		b.count.Add(1)
 		b.mu.Lock()
-		gate, fail := b.gate, b.fail
+		gate, fail, panicOn := b.gate, b.fail, b.panicOn
 		b.mu.Unlock()
+		if get, ok := a.(k8stesting.GetAction); ok && panicOn != "" && get.GetName() == panicOn {
+			panic("transport exploded")
+		}
 		if gate != nil {
 			<-gate
 		}

@@ -35,7 +35,7 @@ func (l *NamespaceLifecycle) lookup(ctx context.Context, ns, user string) (*core
 	switch {
 	case errors.Is(err, flight.ErrTooMany):
 		return nil, errTooManyLookups(l.retryAfter)
-	case err != nil && ctx.Err() != nil:
+	case err != nil && (ctx.Err() != nil || errors.As(err, new(*flight.PanicError))):
 		return nil, errLookup(ns, err)
 	}
 	return namespace, err

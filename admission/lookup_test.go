@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -194,6 +195,9 @@ func TestAbandonedLookupIsCancelled(t *testing.T) {
 	assert.False(t, l.knownMissing("missing"), "a cancelled GET is not remembered as not found")
 }
 
+// TestLookupBounds: beyond a user's bound or the global one a lookup waits
+// its turn; when the queues are full and no user's queue is longer than the
+// newcomer's would be, a create is refused at once with 429.
 func TestLookupBounds(t *testing.T) {
 	b := newFakeClientsetBackend(t)
 	l := newLifecycle(t, b, NamespaceLifecycleOptions{MaxLookups: 2, MaxLookupsPerUser: 1})
@@ -207,22 +211,41 @@ func TestLookupBounds(t *testing.T) {
 		a.User = &user.DefaultInfo{Name: name}
 		return a
 	}
-	waiting := []<-chan error{admitAsync(context.Background(), l, as("alice", "a"))}
-	receive(t, joined, "alice's lookup")
-	requireStatus(t, l.Admit(context.Background(), as("alice", "b")), 429, metav1.StatusReasonTooManyRequests,
+	var waiting []<-chan error
+	for _, c := range []struct{ user, ns, why string }{
+		{"alice", "a", "alice's lookup"},
+		{"alice", "b", "alice's second lookup, waiting its turn"},
+		{"bob", "a", "bob joining alice's"},
+		{"bob", "b", "bob joining alice's waiting lookup"},
+		{"carol", "c", "carol's lookup, the second running"},
+		{"dave", "d", "dave's, waiting: the queues are now full"},
+	} {
+		waiting = append(waiting, admitAsync(context.Background(), l, as(c.user, c.ns)))
+		receive(t, joined, c.why)
+	}
+	start := time.Now()
+	st := requireStatus(t, l.Admit(context.Background(), as("erin", "e")), 429, metav1.StatusReasonTooManyRequests,
 		"too many namespace lookups in flight; retry later")
-	waiting = append(waiting, admitAsync(context.Background(), l, as("bob", "a"))) // joins alice's
-	receive(t, joined, "bob joining")
-	waiting = append(waiting, admitAsync(context.Background(), l, as("bob", "b")))
-	receive(t, joined, "bob's lookup")
-	st := requireStatus(t, l.Admit(context.Background(), as("carol", "c")), 429, metav1.StatusReasonTooManyRequests,
-		"too many namespace lookups in flight; retry later")
+	assert.Less(t, time.Since(start), time.Second, "refused at once")
 	assert.Equal(t, int32(1), st.Details.RetryAfterSeconds)
 	release()
 	for i, ch := range waiting {
-		ns := []string{"a", "a", "b"}[i]
+		ns := []string{"a", "b", "a", "b", "c", "d"}[i]
 		requireStatus(t, receive(t, ch, "a held create"), 404, metav1.StatusReasonNotFound, `namespaces "`+ns+`" not found`)
 	}
+}
+
+// TestLookupPanic: a client whose GET panics fails the creates waiting for
+// that lookup with a 500 Status; the next lookup works.
+func TestLookupPanic(t *testing.T) {
+	b := newFakeClientsetBackend(t).(*fakeClientsetBackend)
+	l := newLifecycle(t, b, NamespaceLifecycleOptions{Logger: slog.New(slog.DiscardHandler)})
+	startLifecycle(t, l)
+	b.panicOnGet("boom")
+	err := l.Admit(context.Background(), createIn("boom"))
+	requireStatus(t, err, 500, metav1.StatusReasonInternalError,
+		`Internal error occurred: looking up namespace "boom": the call failed unexpectedly`)
+	requireStatus(t, l.Admit(context.Background(), createIn("missing")), 404, metav1.StatusReasonNotFound, missingMessage)
 }
 
 func TestInvalidNamespaceNamesAreNotLookedUp(t *testing.T) {

@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	testingclock "k8s.io/utils/clock/testing"
@@ -381,4 +383,37 @@ func TestCachedKeysOutliveTheirBuffers(t *testing.T) {
 		}
 	}
 	assert.Equal(t, int64(2), srv.SARCounts().Received)
+}
+
+// panickyClient is a SubjectAccessReview client whose transport panics for
+// the user "boom".
+type panickyClient struct {
+	authz.SubjectAccessReviewCreator
+}
+
+func (c panickyClient) Create(ctx context.Context, sar *authorizationv1.SubjectAccessReview, opts metav1.CreateOptions) (*authorizationv1.SubjectAccessReview, error) {
+	if sar.Spec.User == "boom" {
+		panic("transport exploded")
+	}
+	return c.SubjectAccessReviewCreator.Create(ctx, sar, opts)
+}
+
+// TestReviewPanic: a client that panics fails the requests waiting for that
+// review with ErrReviewPanicked (the middleware answers 500); the panic is
+// logged, and the authorizer goes on serving.
+func TestReviewPanic(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	var logBuf bytes.Buffer // written on the review's goroutine before Authorize returns
+	a, err := authz.New(panickyClient{sarClient(t, srv)}, authz.Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	require.NoError(t, err)
+	boom := podAttrs("ns", "p")
+	boom.User = &user.DefaultInfo{Name: "boom"}
+	d, _, err := a.Authorize(context.Background(), boom)
+	assert.Equal(t, authorizer.DecisionNoOpinion, d)
+	require.ErrorIs(t, err, authz.ErrReviewPanicked)
+	assert.Contains(t, logBuf.String(), "transport exploded")
+	d, _, err = a.Authorize(context.Background(), podAttrs("ns", "p"))
+	require.NoError(t, err)
+	assert.Equal(t, authorizer.DecisionAllow, d)
+	assert.Equal(t, 0, a.InFlight())
 }

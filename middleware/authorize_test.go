@@ -92,6 +92,10 @@ func TestAuthorize(t *testing.T) {
 			authz: fixedAuthorizer{decision: authorizer.DecisionNoOpinion, err: fmt.Errorf("authz: %w", authz.ErrTooManyInFlight)}, wantCode: http.StatusTooManyRequests,
 			wantMessage:    "too many requests are waiting for their authorization check; retry later",
 			wantRetryAfter: "1", wantDetails: &metav1.StatusDetails{RetryAfterSeconds: 1}},
+		{name: "the review client panicked", method: "GET", target: "/api/v1/pods",
+			authz: fixedAuthorizer{decision: authorizer.DecisionNoOpinion, err: fmt.Errorf("authz: %w", authz.ErrReviewPanicked)}, wantCode: http.StatusInternalServerError,
+			wantMessage: "Internal error occurred: the authorization check for this request failed unexpectedly",
+			wantDetails: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Message: "the authorization check for this request failed unexpectedly"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
