@@ -201,6 +201,7 @@ func TestAbandonedLookupIsCancelled(t *testing.T) {
 func TestLookupBounds(t *testing.T) {
 	b := newFakeClientsetBackend(t)
 	l := newLifecycle(t, b, NamespaceLifecycleOptions{MaxLookups: 2, MaxLookupsPerUser: 1})
+	l.lookups.MaxWaiting = 2
 	joined := make(chan struct{}, 10)
 	l.lookups.OnWait = func() { joined <- struct{}{} }
 	startLifecycle(t, l)

@@ -76,7 +76,7 @@ type NamespaceLifecycleOptions struct {
 
 	// MaxLookups bounds the live GETs in flight at once, MaxLookupsPerUser
 	// those made for one user's requests. A create that cannot start one at
-	// once waits in its user's queue, for at most 5 s, and the next GET to
+	// once waits in its user's queue (4 × MaxLookups may wait in all), for at most 5 s, and the next GET to
 	// start is that of the user with the fewest in flight (see
 	// internal/flight); a create that can neither start nor wait, or waited
 	// 5 s, is answered 429 with Retry-After. Joining a GET in flight for the

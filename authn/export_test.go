@@ -12,3 +12,7 @@ func TokenCacheLen(t *Token) (ok, failed int) {
 	failed, _ = t.cache.failed.Len()
 	return ok, failed
 }
+
+// SetTokenMaxWaiting bounds the misses of t waiting to start a review (4 ×
+// MaxInFlight by default), for tests of the full queues.
+func SetTokenMaxWaiting(t *Token, n int) { t.flights.MaxWaiting = n }

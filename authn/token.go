@@ -78,8 +78,8 @@ type TokenOptions struct {
 	MaxFailureEntries int
 	MaxFailureBytes   int64
 
-	// MaxInFlight bounds the reviews in flight at once, and the cache misses
-	// waiting to start one. A miss that cannot start a review at once waits
+	// MaxInFlight bounds the reviews in flight at once; 4 times as many cache
+	// misses may wait to start one. A miss that cannot start a review at once waits
 	// in its client's queue, for at most 5 s; when a review ends, the next to
 	// start is that of the client with the fewest reviews in flight. A miss
 	// that can neither start nor wait (the queues are full and no client has

@@ -96,6 +96,7 @@ func TestTokenMaxInFlight(t *testing.T) {
 	rev := newMemReviewer(knownTokens)
 	release := rev.hold(t)
 	tok := newToken(t, rev, authn.TokenOptions{MaxInFlight: 3, MaxInFlightPerClient: 2})
+	authn.SetTokenMaxWaiting(tok, 3)
 	var waiting sync.WaitGroup
 	authn.SetTokenOnWait(tok, waiting.Done)
 	var wg sync.WaitGroup

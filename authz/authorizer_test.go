@@ -325,6 +325,7 @@ func TestMaxInFlight(t *testing.T) {
 	srv := newSARServer(t, allowAll)
 	release := srv.Hold()
 	a := newTestAuthorizer(t, srv, authz.Options{MaxInFlight: 4, MaxInFlightPerUser: 2})
+	authz.SetMaxWaiting(a, 4)
 	var waiting sync.WaitGroup
 	authz.SetOnWait(a, waiting.Done)
 	var wg sync.WaitGroup

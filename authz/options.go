@@ -71,8 +71,8 @@ type Options struct {
 	// DefaultRetryBackoff() (5 attempts); Steps 1 disables retries.
 	RetryBackoff wait.Backoff
 	// MaxInFlight bounds the reviews in flight at once, waiting for the
-	// client's rate limiter, for kube-apiserver or for a retry, and the
-	// reviews waiting to start. A cache miss that cannot start a review at
+	// client's rate limiter, for kube-apiserver or for a retry; 4 times as
+	// many cache misses may wait to start one. A cache miss that cannot start a review at
 	// once waits in its user's queue, for at most 5 s; when a review ends,
 	// the next to start is that of the user with the fewest reviews in
 	// flight, so that a flood by many users delays a newcomer by one review,

@@ -114,17 +114,34 @@ func newKubernetes(t testing.TB, p *pki, o chainOptions) *impl {
 	require.NoError(t, err)
 	var az authorizer.UnconditionalAuthorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
 	if o.sar != nil {
-		client, err := authorizationv1client.NewForConfig(restConfig(o.sar))
-		require.NoError(t, err)
 		allow, deny := orDefault(o.authz.AllowTTL, authz.DefaultAllowTTL), orDefault(o.authz.DenyTTL, authz.DefaultDenyTTL)
-		az, err = webhook.NewFromInterface(client, allow, deny, *webhook.DefaultRetryBackoff(),
-			authorizer.DecisionNoOpinion, authorizerfactory.NewDelegatingAuthorizerMetrics(), authorizationcel.NewDefaultCompiler())
+		var err error
+		az, err = kubernetesAuthorizerTTL(restConfig(o.sar), allow, deny)
 		require.NoError(t, err)
 	}
-	resolver := &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")}
 	h := filters.WithAuthorization(okHandler, az, scheme.Codecs)
 	h = filters.WithAuthentication(h, auth, filters.Unauthorized(scheme.Codecs), nil, rh)
 	return &impl{name: "kubernetes", handler: filters.WithRequestInfo(h, resolver)}
+}
+
+// resolver is Kubernetes' RequestInfo resolver, as a generic apiserver
+// configures it.
+var resolver = &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")}
+
+// kubernetesAuthorizer is the webhook authorizer a generic apiserver's
+// delegated authorization builds, with its default TTLs, on a client of its
+// own for cfg.
+func kubernetesAuthorizer(cfg *rest.Config) (authorizer.UnconditionalAuthorizer, error) {
+	return kubernetesAuthorizerTTL(cfg, authz.DefaultAllowTTL, authz.DefaultDenyTTL)
+}
+
+func kubernetesAuthorizerTTL(cfg *rest.Config, allow, deny time.Duration) (authorizer.UnconditionalAuthorizer, error) {
+	client, err := authorizationv1client.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return webhook.NewFromInterface(client, allow, deny, *webhook.DefaultRetryBackoff(),
+		authorizer.DecisionNoOpinion, authorizerfactory.NewDelegatingAuthorizerMetrics(), authorizationcel.NewDefaultCompiler())
 }
 
 func orDefault(d, def time.Duration) time.Duration {

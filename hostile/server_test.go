@@ -195,9 +195,14 @@ func send(ctx context.Context, c *http.Client, url, user string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	drain(resp)
+	return resp.StatusCode, nil
+}
+
+// drain reads and closes resp's body, so that its connection can be reused.
+func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
-	return resp.StatusCode, nil
 }
 
 // poll calls cond every 10 ms until it is true or within has passed, and

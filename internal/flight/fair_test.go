@@ -136,6 +136,7 @@ func TestTheOwnerWithFewestRunningStartsNext(t *testing.T) {
 	h.do(context.Background(), "alice", "alice", 1)
 	require.Equal(t, 4, h.g.Running())
 	require.Equal(t, 4, h.g.Waiting())
+	assert.Equal(t, 16, h.g.maxWaiting(), "by default 4 × Max calls may wait")
 
 	h.end("m0")
 	assert.Equal(t, []string{"m0", "m1", "m2", "m3", "alice"}, h.startedOrder(),
@@ -147,6 +148,7 @@ func TestTheOwnerWithFewestRunningStartsNext(t *testing.T) {
 func TestFullQueuesDropFromTheLongest(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	h := newHarness(t, 4, 4)
+	h.g.MaxWaiting = 4
 	for i := range 8 { // 4 running, 4 waiting: the queues are full
 		h.do(context.Background(), fmt.Sprint("m", i), "mallory", 1)
 	}

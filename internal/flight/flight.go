@@ -18,8 +18,10 @@
 //     head of the queue of the owner with the fewest calls running, so a
 //     newcomer starts before an owner that already has many calls running,
 //     however long that owner's queue;
-//   - the queues hold at most Max calls and MaxBytes of weight together, and
-//     at most MaxPerOwner calls for one owner. When they are full, a newcomer
+//   - the queues hold at most MaxWaiting calls (4 × Max by default: a caller
+//     that waits costs nothing, a caller refused may come back at once) and
+//     MaxBytes of weight together, and at most MaxPerOwner calls for one
+//     owner. When they are full, a newcomer
 //     takes the place of the newest call of the owner with the longest queue,
 //     if that queue is longer than the newcomer's owner's would be; else it is
 //     refused. Refusals are ErrTooMany, at once: nothing queues without bound;
@@ -28,6 +30,7 @@
 package flight
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -55,8 +58,10 @@ const DefaultMaxWait = 5 * time.Second
 // for concurrent use.
 type Group[K comparable, V any] struct {
 	// Max bounds the calls running at once (cancelled ones included, until
-	// they return), and the calls waiting to start.
+	// they return).
 	Max int
+	// MaxWaiting bounds the calls waiting to start. Default 4 × Max.
+	MaxWaiting int
 	// MaxPerOwner bounds the calls running at once for one owner, and its
 	// calls waiting to start.
 	MaxPerOwner int
@@ -196,7 +201,7 @@ func (g *Group[K, V]) enqueue(ctx context.Context, key K, name string, weight in
 // the queues, and reports whether it does. Only a queue longer than o's would
 // be loses a call. g.mu is held.
 func (g *Group[K, V]) makeRoom(o *owner[K, V], weight int64) bool {
-	for g.queued >= g.Max {
+	for g.queued >= g.maxWaiting() {
 		v := g.longest(func(x *owner[K, V]) int64 { return int64(len(x.queue)) })
 		if v == nil || v == o || len(v.queue) <= len(o.queue)+1 {
 			return false
@@ -212,6 +217,9 @@ func (g *Group[K, V]) makeRoom(o *owner[K, V], weight int64) bool {
 	}
 	return true
 }
+
+// maxWaiting is MaxWaiting or its default.
+func (g *Group[K, V]) maxWaiting() int { return cmp.Or(g.MaxWaiting, 4*g.Max) }
 
 // longest returns the owner with calls waiting whose size is the largest.
 func (g *Group[K, V]) longest(size func(*owner[K, V]) int64) *owner[K, V] {
