@@ -42,6 +42,12 @@ type Options struct {
 	// answered "not authenticated". A token is valid for whatever audiences a
 	// review asks for. Default: none.
 	Tokens map[string]user.Info
+	// TokenAudiences are the audiences every token is bound to, as
+	// kube-apiserver binds a token to its audiences: a TokenReview that asks
+	// for none of them (a server with other --api-audiences) is answered "not
+	// authenticated", and one that asks for no audience gets them. Default:
+	// none, a token is valid for whatever audiences a review asks for.
+	TokenAudiences []string
 	// Namespaces exist and are active. Default: default and kube-system; an
 	// empty, non-nil list: none.
 	Namespaces []string
@@ -60,6 +66,7 @@ type Cluster struct {
 	kube         *fakekube.Server
 	rules        []Rule
 	tokens       map[string]authenticationv1.UserInfo
+	audiences    []string
 	proxyCA      *testpki.Cert // signs the front proxy's certificate
 	clientCA     *testpki.Cert // signs the users' certificates
 	proxy, rogue Caller
@@ -96,10 +103,11 @@ func StartCluster(opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{
-		rules:    slices.Clone(opts.Rules),
-		tokens:   make(map[string]authenticationv1.UserInfo, len(opts.Tokens)),
-		proxyCA:  testpki.NewCA("front-proxy-ca", testpki.ECDSA),
-		clientCA: testpki.NewCA("client-ca", testpki.ECDSA),
+		rules:     slices.Clone(opts.Rules),
+		tokens:    make(map[string]authenticationv1.UserInfo, len(opts.Tokens)),
+		audiences: slices.Clone(opts.TokenAudiences),
+		proxyCA:   testpki.NewCA("front-proxy-ca", testpki.ECDSA),
+		clientCA:  testpki.NewCA("client-ca", testpki.ECDSA),
 	}
 	for token, u := range opts.Tokens {
 		c.tokens[token] = userInfo(u)
@@ -248,10 +256,19 @@ func (c *Cluster) authorize(spec authorizationv1.SubjectAccessReviewSpec) (autho
 // authenticate answers a TokenReview from the tokens.
 func (c *Cluster) authenticate(spec authenticationv1.TokenReviewSpec) (authenticationv1.TokenReviewStatus, error) {
 	u, ok := c.tokens[spec.Token]
+	auds := spec.Audiences
+	switch {
+	case len(c.audiences) == 0:
+	case len(auds) == 0:
+		auds = c.audiences
+	default:
+		auds = slices.DeleteFunc(slices.Clone(auds), func(a string) bool { return !slices.Contains(c.audiences, a) })
+		ok = ok && len(auds) > 0
+	}
 	if !ok {
 		return authenticationv1.TokenReviewStatus{}, nil
 	}
-	return authenticationv1.TokenReviewStatus{Authenticated: true, User: u, Audiences: spec.Audiences}, nil
+	return authenticationv1.TokenReviewStatus{Authenticated: true, User: u, Audiences: auds}, nil
 }
 
 func userInfo(u user.Info) authenticationv1.UserInfo {
