@@ -25,9 +25,9 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/aggauth/aggauth"
+	"github.com/aggauth/aggauth/aggauthtest"
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/authz"
-	"github.com/aggauth/aggauth/aggauthtest"
 )
 
 // cluster is a fake cluster where alice (in group devs, with the token
