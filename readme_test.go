@@ -1,5 +1,9 @@
 package aggauth_test
 
+// The README's "Testing your handlers" (README.md), the test of its complete
+// server (readme_example_test.go), as the README shows it: TestReadme checks
+// that they stay the same.
+
 import (
 	"net/http"
 	"strings"
@@ -13,9 +17,8 @@ import (
 	"github.com/aggauth/aggauth/aggauthtest"
 )
 
-// TestWidgets is the README's "Testing your handlers": the routes of the
-// complete example (readme_example_test.go) through the real chain, against a
-// fake cluster where alice may use widgets and carol may only list them.
+// TestWidgets serves the routes through the real chain, against a fake
+// cluster where alice may use widgets and carol may only list them.
 func TestWidgets(t *testing.T) {
 	cluster := aggauthtest.NewCluster(t, aggauthtest.Options{
 		Rules: []aggauthtest.Rule{
