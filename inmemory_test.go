@@ -172,3 +172,28 @@ func TestClose(t *testing.T) {
 	code, _ := get(chain.Handler(whoami), "/healthz", aggauthtest.Caller{})
 	assert.Equal(t, http.StatusOK, code, "a closed chain still answers")
 }
+
+// TestClientsetReadsConfigMap: Clientset reads the authentication ConfigMap
+// (client-go's fake clientset holding it here).
+func TestClientsetReadsConfigMap(t *testing.T) {
+	noLeaks(t)
+	cluster := aggauthtest.NewCluster(t, aggauthtest.Options{}) // certificates only
+	cs := fake.NewClientset(&corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "extension-apiserver-authentication"},
+		Data: map[string]string{
+			"requestheader-client-ca-file":   string(cluster.FrontProxyCA()),
+			"requestheader-allowed-names":    `["` + aggauthtest.ProxyCommonName + `"]`,
+			"requestheader-username-headers": `["X-Remote-User"]`,
+			"requestheader-group-headers":    `["X-Remote-Group"]`,
+		},
+	})
+	chain, err := aggauth.New(context.Background(), aggauth.Options{
+		Clientset: cs, SkipTokenReview: true, Authorizer: allowAlice, DisableNamespaceLifecycle: true, Logger: quiet,
+	})
+	require.NoError(t, err)
+	defer chain.Close()
+	require.NoError(t, chain.Ready())
+	code, body := get(chain.Handler(whoami), "/apis/demo.aggauth.io/v1/widgets", cluster.FrontProxy().As("alice"))
+	assert.Equal(t, http.StatusOK, code, body)
+	assert.Equal(t, "alice", body)
+}
