@@ -2,13 +2,10 @@ package aggauth_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,60 +20,37 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/endpoints/request"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/aggauth/aggauth"
+	"github.com/aggauth/aggauth/aggauthtest"
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/authz"
-	"github.com/aggauth/aggauth/internal/fakekube"
-	"github.com/aggauth/aggauth/internal/testpki"
 )
 
-// cluster is a fake kube-apiserver with its certificates and a kubeconfig.
+// cluster is a fake cluster where alice (in group devs, with the token
+// alice-token bound to the audience api) may do anything, with its
+// kubeconfig in a directory of its own.
 type cluster struct {
-	proxyCA, clientCA *testpki.Cert
-	proxy, alice      *testpki.Cert
-	kube              *fakekube.Server
-	kubeconfig        string
-	dir               string
+	*aggauthtest.Cluster
+	kubeconfig string
+	dir        string
 }
 
 func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	c := &cluster{
-		proxyCA:  testpki.NewCA("front-proxy-ca", testpki.ECDSA),
-		clientCA: testpki.NewCA("client-ca", testpki.ECDSA),
-		dir:      t.TempDir(),
+		Cluster: aggauthtest.NewCluster(t, aggauthtest.Options{
+			Rules:          []aggauthtest.Rule{{Users: []string{"alice"}}},
+			Tokens:         map[string]user.Info{"alice-token": &user.DefaultInfo{Name: "alice", Groups: []string{"devs"}}},
+			TokenAudiences: []string{"api"},
+		}),
+		dir: t.TempDir(),
 	}
-	c.proxy = c.proxyCA.Issue(testpki.Spec{CommonName: "front-proxy-client"})
-	c.alice = c.clientCA.Issue(testpki.Spec{CommonName: "alice", Organizations: []string{"devs"}})
-	kube, err := fakekube.Start(fakekube.Options{
-		FrontProxyCA: c.proxyCA.PEM(), ClientCA: c.clientCA.PEM(),
-		Authorize: func(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
-			return authorizationv1.SubjectAccessReviewStatus{Allowed: spec.User == "alice", Reason: "alice only"}, nil
-		},
-		// alice-token is alice's, bound to the audience "api" (and to
-		// kube-apiserver's own when none is asked for).
-		Authenticate: func(spec authenticationv1.TokenReviewSpec) (authenticationv1.TokenReviewStatus, error) {
-			auds := []string{"https://kubernetes.default.svc"}
-			if spec.Audiences != nil {
-				auds = authenticator.Audiences(spec.Audiences).Intersect(authenticator.Audiences{"api"})
-			}
-			if spec.Token != "alice-token" || len(auds) == 0 {
-				return authenticationv1.TokenReviewStatus{}, nil
-			}
-			return authenticationv1.TokenReviewStatus{Authenticated: true, Audiences: auds,
-				User: authenticationv1.UserInfo{Username: "alice", Groups: []string{"devs"}}}, nil
-		},
-	})
-	require.NoError(t, err)
-	t.Cleanup(kube.Close)
-	c.kube = kube
 	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
-	require.NoError(t, kube.WriteKubeconfig(c.kubeconfig))
+	require.NoError(t, c.WriteKubeconfig(c.kubeconfig))
 	return c
 }
 
@@ -88,18 +62,10 @@ func (c *cluster) file(t testing.TB, name string, data []byte) string {
 	return p
 }
 
-// get sends GET path through h with the given client certificate and headers
-// and returns the code and the user the handler saw.
-func get(h http.Handler, path string, cert *testpki.Cert, headers ...string) (int, string) {
-	req := httptest.NewRequest(http.MethodGet, path, nil)
-	if cert != nil {
-		req.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert.Cert}}
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Add(headers[i], headers[i+1])
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+// get sends GET path through h as caller and returns the code and the body
+// (the user the handler saw).
+func get(h http.Handler, path string, caller aggauthtest.Caller) (int, string) {
+	rec := caller.Do(h, http.MethodGet, path, nil)
 	return rec.Code, strings.TrimSpace(rec.Body.String())
 }
 
@@ -128,17 +94,17 @@ func TestNew(t *testing.T) {
 	}{
 		{name: "from the ConfigMap", opts: func(*aggauth.Options) {}, proxy: true, client: true},
 		{name: "front proxy from files", opts: func(o *aggauth.Options) {
-			o.RequestHeader.ClientCAFile = c.file(t, "proxy-ca.crt", c.proxyCA.PEM())
+			o.RequestHeader.ClientCAFile = c.file(t, "proxy-ca.crt", c.FrontProxyCA())
 			o.RequestHeader.AllowedNames = []string{"front-proxy-client"}
 		}, proxy: true, client: true},
 		{name: "both from files, lookup skipped", opts: func(o *aggauth.Options) {
 			o.SkipInClusterLookup = true
-			o.ClientCAFile = c.file(t, "client-ca.crt", c.clientCA.PEM())
-			o.RequestHeader.ClientCAFile = c.file(t, "proxy-ca.crt", c.proxyCA.PEM())
+			o.ClientCAFile = c.file(t, "client-ca.crt", c.ClientCA())
+			o.RequestHeader.ClientCAFile = c.file(t, "proxy-ca.crt", c.FrontProxyCA())
 		}, proxy: true, client: true},
 		{name: "client CA file only, lookup skipped", opts: func(o *aggauth.Options) {
 			o.SkipInClusterLookup = true
-			o.ClientCAFile = c.file(t, "client-ca.crt", c.clientCA.PEM())
+			o.ClientCAFile = c.file(t, "client-ca.crt", c.ClientCA())
 		}, proxy: false, client: true},
 		{name: "nothing to authenticate with", opts: func(o *aggauth.Options) { o.SkipInClusterLookup = true },
 			wantErr: "no authentication configured"},
@@ -151,7 +117,7 @@ func TestNew(t *testing.T) {
 			o.TolerateInClusterLookupFailure = true
 		}, proxy: false, client: false},
 		{name: "shared CA without allowed names", opts: func(o *aggauth.Options) {
-			o.ClientCAFile = c.file(t, "proxy-ca.crt", c.proxyCA.PEM())
+			o.ClientCAFile = c.file(t, "proxy-ca.crt", c.FrontProxyCA())
 			o.RequestHeader.ClientCAFile = o.ClientCAFile
 		}, wantErr: "shares a certificate"},
 		{name: "no kubeconfig outside a cluster", opts: func(o *aggauth.Options) { o.Kubeconfig = "" },
@@ -171,18 +137,18 @@ func TestNew(t *testing.T) {
 			}
 			require.NoError(t, err)
 			h := chain.Handler(whoami)
-			code, body := get(h, widgets, c.proxy, "X-Remote-User", "alice")
+			code, body := get(h, widgets, c.FrontProxy().As("alice"))
 			assert.Equal(t, tt.proxy, code == http.StatusOK, "front proxy: %d %s", code, body)
-			code, body = get(h, widgets, c.alice)
+			code, body = get(h, widgets, c.User("alice", "devs"))
 			assert.Equal(t, tt.client, code == http.StatusOK, "client certificate: %d %s", code, body)
 			if tt.client {
 				assert.Equal(t, "alice", body)
 			}
-			code, _ = get(h, widgets, c.proxy, "X-Remote-User", "bob")
+			code, _ = get(h, widgets, c.FrontProxy().As("bob"))
 			if tt.proxy {
 				assert.Equal(t, http.StatusForbidden, code, "bob is not allowed")
 			}
-			code, _ = get(h, "/healthz", nil)
+			code, _ = get(h, "/healthz", aggauthtest.Caller{})
 			assert.Equal(t, http.StatusOK, code)
 			require.Eventually(t, func() bool { return chain.Ready() == nil || !tt.proxy }, 10*time.Second, time.Millisecond)
 			assert.NotEmpty(t, chain.Collectors())
@@ -215,25 +181,24 @@ func TestBearerTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
 			o := aggauth.NewOptions()
-			o.Kubeconfig, o.Logger = c.kubeconfig, quiet
+			o.Logger = quiet
 			tt.opts(o)
-			chain, err := aggauth.New(ctx, *o)
+			chain, err := c.NewChain(*o)
 			require.NoError(t, err)
+			defer chain.Close()
 			h := chain.Handler(whoami)
-			before := c.kube.TokenReviewCounts().Received
+			before := c.Counts().TokenReviews
 			for range 2 {
-				code, body := get(h, widgets, nil, "Authorization", "Bearer alice-token")
+				code, body := get(h, widgets, aggauthtest.BearerToken("alice-token"))
 				assert.Equal(t, tt.alice, code, body)
 				if code == http.StatusOK {
 					assert.Equal(t, "alice", body)
 				}
-				code, _ = get(h, widgets, nil, "Authorization", "Bearer mallory-token")
+				code, _ = get(h, widgets, aggauthtest.BearerToken("mallory-token"))
 				assert.Equal(t, tt.bad, code)
 			}
-			assert.Equal(t, int64(tt.reviewsSent), c.kube.TokenReviewCounts().Received-before)
+			assert.Equal(t, int64(tt.reviewsSent), c.Counts().TokenReviews-before)
 			names := map[string]bool{}
 			for _, col := range chain.Collectors() {
 				ch := make(chan *prometheus.Desc, 16)
@@ -279,32 +244,26 @@ func TestNewFailureStopsWhatItStarted(t *testing.T) {
 	o.Kubeconfig, o.Logger = c.kubeconfig, quiet
 	// Refused once the namespace informer started: the shared CA is checked
 	// when the chain is composed.
-	o.ClientCAFile = c.file(t, "proxy-ca.crt", c.proxyCA.PEM())
+	o.ClientCAFile = c.file(t, "proxy-ca.crt", c.FrontProxyCA())
 	o.RequestHeader.ClientCAFile = o.ClientCAFile
 	_, err := aggauth.New(context.Background(), *o)
 	require.ErrorContains(t, err, "shares a certificate")
 }
 
 func ExampleNew() {
-	// A stand-in for kube-apiserver; in a cluster, NewOptions' defaults reach
-	// the real one with the pod's service account.
-	proxyCA := testpki.NewCA("front-proxy-ca", testpki.ECDSA)
-	kube, err := fakekube.Start(fakekube.Options{FrontProxyCA: proxyCA.PEM()})
+	// A stand-in for kube-apiserver, where alice may do anything; in a
+	// cluster, NewOptions' defaults reach the real one with the pod's service
+	// account.
+	cluster, err := aggauthtest.StartCluster(aggauthtest.Options{Rules: []aggauthtest.Rule{{Users: []string{"alice"}}}})
 	if err != nil {
 		panic(err)
 	}
-	defer kube.Close()
-	dir, _ := os.MkdirTemp("", "example")
-	defer os.RemoveAll(dir)
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := kube.WriteKubeconfig(kubeconfig); err != nil {
-		panic(err)
-	}
+	defer cluster.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	opts := aggauth.NewOptions()
-	opts.Kubeconfig = kubeconfig
+	opts.RESTConfig = cluster.RESTConfig() // or opts.Kubeconfig, --kubeconfig
 	opts.Logger = quiet
 	chain, err := aggauth.New(ctx, *opts)
 	if err != nil {
@@ -313,10 +272,9 @@ func ExampleNew() {
 	h := chain.Handler(whoami)
 
 	// What the aggregator sends: its front-proxy certificate and the user.
-	proxy := proxyCA.Issue(testpki.Spec{CommonName: "front-proxy-client"})
-	fmt.Println(get(h, "/apis/demo.aggauth.io/v1/namespaces/default/widgets", proxy, "X-Remote-User", "alice"))
+	fmt.Println(get(h, "/apis/demo.aggauth.io/v1/namespaces/default/widgets", cluster.FrontProxy().As("alice")))
 	// The same headers without the certificate.
-	fmt.Println(get(h, "/apis/demo.aggauth.io/v1/namespaces/default/widgets", nil, "X-Remote-User", "alice"))
+	fmt.Println(get(h, "/apis/demo.aggauth.io/v1/namespaces/default/widgets", aggauthtest.Caller{}.As("alice")))
 	// Output:
 	// 200 alice
 	// 401 {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}
@@ -339,8 +297,7 @@ func (l *countingLimiter) Wait(ctx context.Context) error {
 // carries.
 func TestClientsShareRateLimiter(t *testing.T) {
 	c := newCluster(t)
-	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
-	require.NoError(t, err)
+	cfg := c.RESTConfig()
 	shared := &countingLimiter{RateLimiter: flowcontrol.NewTokenBucketRateLimiter(1000, 1000)}
 	tr, err := authn.NewTokenReviewClient(cfg, authn.TokenReviewClientOptions{RateLimiter: shared})
 	require.NoError(t, err)

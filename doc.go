@@ -20,5 +20,17 @@
 // info, the attributes and the decision in the context (package middleware,
 // whose documentation says what a handler must still do).
 //
+// Close stops what New started (the informers, the CA file watchers), as
+// New's context ending does.
+//
+// Options can also take in memory what New would otherwise read from files
+// or the cluster: the CA bundles (Options.ClientCA, RequestHeader.ClientCA),
+// the TokenReview and SubjectAccessReview clients, an authorizer instead of
+// SubjectAccessReviews, and a clientset for the ConfigMap and namespace reads;
+// given all of them, New makes no connection at all. To test handlers through
+// the chain without a cluster, see package aggauthtest: a fake cluster in
+// process, the callers the aggregator and direct clients are, and New against
+// it in one call.
+//
 // The building blocks can also be composed by hand: see middleware.NewChain.
 package aggauth

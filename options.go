@@ -1,32 +1,52 @@
 package aggauth
 
 import (
+	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/aggauth/aggauth/admission"
+	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/authz"
-	"k8s.io/client-go/rest"
 )
 
 // Options configures New. Start from NewOptions (Kubernetes' defaults) and bind
 // them to flags with AddFlags, or fill them in code; the zero value works too and
 // means the same defaults. Field comments give the flag and the default.
+//
+// What New needs from the cluster can also be given in memory, for tests and
+// for servers embedded in another program: the CA bundles as bytes (ClientCA,
+// RequestHeader.ClientCA), the clients of the reviews (TokenReviewClient,
+// SubjectAccessReviewClient) or the authorizer itself (Authorizer), and the
+// client of the ConfigMap and namespace reads (Clientset). A kubeconfig (or the
+// in-cluster configuration) is then read only for what is not given: with
+// SkipInClusterLookup, both CAs, SkipTokenReview or TokenReviewClient,
+// Authorizer or SubjectAccessReviewClient, and DisableNamespaceLifecycle or
+// Clientset, New makes no connection at all.
 type Options struct {
 	// Kubeconfig is the kubeconfig file for every call to kube-apiserver
 	// (--kubeconfig). Default: the in-cluster configuration.
 	Kubeconfig string
 	// AuthenticationKubeconfig overrides Kubeconfig for reading the
-	// authentication ConfigMap (--authentication-kubeconfig).
+	// authentication ConfigMap and for TokenReviews
+	// (--authentication-kubeconfig). Default: Kubeconfig.
 	AuthenticationKubeconfig string
 	// AuthorizationKubeconfig overrides Kubeconfig for SubjectAccessReviews
-	// and namespace reads (--authorization-kubeconfig).
+	// and namespace reads (--authorization-kubeconfig). Default: Kubeconfig.
 	AuthorizationKubeconfig string
 	// RESTConfig, when set, is used instead of any kubeconfig or in-cluster
-	// configuration.
+	// configuration. Default: none.
 	RESTConfig *rest.Config
+	// Clientset, when set, reads the authentication ConfigMap and the
+	// namespaces instead of clients built from the kubeconfigs (for example
+	// client-go's fake clientset). Reviews do not go through it: see
+	// TokenReviewClient and SubjectAccessReviewClient. Default: none.
+	Clientset kubernetes.Interface
 	// QPS and Burst are the client-side rate limits towards kube-apiserver,
 	// a budget of their own for each kind of call: TokenReviews,
 	// SubjectAccessReviews, and the reads of the authentication ConfigMap
@@ -34,19 +54,27 @@ type Options struct {
 	// anyone can send) never slows the authorization of the users the
 	// aggregator forwards. Each review budget is shared fairly between the
 	// users (or, for tokens, the client addresses) whose reviews wait for it.
+	// They do not apply to clients given in these options.
 	// Default 200 and 400 each, as Kubernetes' delegated authentication and
 	// authorization (client-go's own 5 and 10 would throttle them).
 	QPS   float32
 	Burst int
 
 	// ClientCAFile is a CA bundle for callers' own client certificates
-	// (--client-ca-file). Default: client-ca-file from the ConfigMap.
+	// (--client-ca-file), re-read when it changes. Default: none; then
+	// ClientCA, else client-ca-file from the ConfigMap.
 	ClientCAFile string
-	// RequestHeader configures the front proxy from files and flags. Default:
-	// the ConfigMap's requestheader-* keys.
+	// ClientCA is that bundle in memory (PEM), instead of ClientCAFile: set
+	// one or the other, not both (New refuses it). It is not reloaded.
+	// Default: none.
+	ClientCA []byte
+	// RequestHeader configures the front proxy from files (or bytes) and
+	// flags. Default: the ConfigMap's requestheader-* keys.
 	RequestHeader RequestHeaderOptions
 	// SkipInClusterLookup does not read the extension-apiserver-authentication
-	// ConfigMap (--authentication-skip-lookup). Default false.
+	// ConfigMap (--authentication-skip-lookup). Default false. The ConfigMap
+	// is read only for what neither a file nor bytes give: with both CAs
+	// given it is not read either way.
 	SkipInClusterLookup bool
 	// TolerateInClusterLookupFailure starts even when the ConfigMap cannot be
 	// read (--authentication-tolerate-lookup-failure); nobody is then
@@ -70,6 +98,13 @@ type Options struct {
 	// apiserver. The flag is ours: Kubernetes' delegating authentication
 	// always reviews tokens when it has a kubeconfig, and offers no switch.
 	SkipTokenReview bool
+	// TokenReviewClient, when set, sends the TokenReviews of bearer tokens
+	// instead of a client built from AuthenticationKubeconfig: client-go's
+	// clientset.AuthenticationV1().TokenReviews() (a fake one with a reactor,
+	// say) or any authn.TokenReviewCreator. The cache and bounds of the token
+	// authenticator apply as usual. Setting it with SkipTokenReview is an
+	// error. Default: none.
+	TokenReviewClient authn.TokenReviewCreator
 	// Anonymous lets requests without credentials through as
 	// system:anonymous (authorization still applies). Default false.
 	Anonymous bool
@@ -86,7 +121,8 @@ type Options struct {
 	// --authorization-webhook-cache-unauthorized-ttl). Default 10s each.
 	AllowCacheTTL, DenyCacheTTL time.Duration
 	// AlwaysAllowPaths are non-resource paths authorized without a review
-	// (--authorization-always-allow-paths). Default /healthz, /readyz, /livez.
+	// (--authorization-always-allow-paths); a trailing * matches a prefix.
+	// Default /healthz, /readyz, /livez.
 	AlwaysAllowPaths []string
 	// AlwaysAllowGroups are groups authorized without a review. Default
 	// system:masters (the aggregator's availability probe runs as it).
@@ -94,6 +130,19 @@ type Options struct {
 	// StaleIfError reuses an allow younger than this when kube-apiserver cannot
 	// be reached. Default 0: off.
 	StaleIfError time.Duration
+	// SubjectAccessReviewClient, when set, sends the SubjectAccessReviews
+	// instead of a client built from AuthorizationKubeconfig: client-go's
+	// clientset.AuthorizationV1().SubjectAccessReviews() or any
+	// authz.SubjectAccessReviewCreator. The cache and every option above
+	// apply as usual. Default: none.
+	SubjectAccessReviewClient authz.SubjectAccessReviewCreator
+	// Authorizer, when set, decides instead of the SubjectAccessReview
+	// authorizer: no review is sent and nothing is cached (AllowCacheTTL,
+	// DenyCacheTTL and StaleIfError do not apply). AlwaysAllowPaths and
+	// AlwaysAllowGroups are still allowed before it is asked, as Kubernetes'
+	// delegated authorization allows them before its webhook. Setting it with
+	// SubjectAccessReviewClient is an error. Default: none.
+	Authorizer authorizer.UnconditionalAuthorizer
 
 	// DisableNamespaceLifecycle turns the namespace check of creates off.
 	// Default false.
@@ -106,15 +155,34 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// RequestHeaderOptions are the --requestheader-* flags. When ClientCAFile is
-// set, the front proxy is configured from them instead of the ConfigMap.
+// RequestHeaderOptions are the --requestheader-* flags. When ClientCAFile or
+// ClientCA is set, the front proxy is configured from them instead of the
+// ConfigMap.
 type RequestHeaderOptions struct {
-	ClientCAFile        string   // --requestheader-client-ca-file
-	AllowedNames        []string // --requestheader-allowed-names
-	UsernameHeaders     []string // --requestheader-username-headers (default X-Remote-User)
-	UIDHeaders          []string // --requestheader-uid-headers (default none)
-	GroupHeaders        []string // --requestheader-group-headers (default X-Remote-Group)
-	ExtraHeaderPrefixes []string // --requestheader-extra-headers-prefix (default X-Remote-Extra-)
+	// ClientCAFile is the front-proxy CA bundle
+	// (--requestheader-client-ca-file), re-read when it changes. Default:
+	// none; then ClientCA, else the ConfigMap.
+	ClientCAFile string
+	// ClientCA is that bundle in memory (PEM), instead of ClientCAFile: set
+	// one or the other, not both (New refuses it). It is not reloaded.
+	// Default: none.
+	ClientCA []byte
+	// AllowedNames are the common names a front-proxy certificate may carry
+	// (--requestheader-allowed-names). Default: none, any certificate of the
+	// CA.
+	AllowedNames []string
+	// UsernameHeaders (--requestheader-username-headers): the first
+	// non-empty one names the user. Default X-Remote-User.
+	UsernameHeaders []string
+	// UIDHeaders (--requestheader-uid-headers): the first non-empty one is
+	// the user's UID. Default: none.
+	UIDHeaders []string
+	// GroupHeaders (--requestheader-group-headers): every value is a group.
+	// Default X-Remote-Group.
+	GroupHeaders []string
+	// ExtraHeaderPrefixes (--requestheader-extra-headers-prefix): headers
+	// with these prefixes are the user's extra. Default X-Remote-Extra-.
+	ExtraHeaderPrefixes []string
 }
 
 // NewOptions returns the options with Kubernetes' defaults filled in, ready for
@@ -123,13 +191,13 @@ func NewOptions() *Options {
 	return &Options{
 		QPS:                  authz.DefaultClientQPS,
 		Burst:                authz.DefaultClientBurst,
-		TokenWebhookCacheTTL: 10 * time.Second,
+		TokenWebhookCacheTTL: authn.DefaultTokenCacheTTL,
 		// Kubernetes' defaults, lower-cased as Kubernetes writes them (header
 		// names are matched without regard to case).
 		RequestHeader: RequestHeaderOptions{
-			UsernameHeaders:     []string{"x-remote-user"},
-			GroupHeaders:        []string{"x-remote-group"},
-			ExtraHeaderPrefixes: []string{"x-remote-extra-"},
+			UsernameHeaders:     []string{strings.ToLower(authn.DefaultUsernameHeader)},
+			GroupHeaders:        []string{strings.ToLower(authn.DefaultGroupHeader)},
+			ExtraHeaderPrefixes: []string{strings.ToLower(authn.DefaultExtraHeaderPrefix)},
 		},
 		AllowCacheTTL:     authz.DefaultAllowTTL,
 		DenyCacheTTL:      authz.DefaultDenyTTL,
@@ -138,53 +206,55 @@ func NewOptions() *Options {
 	}
 }
 
-// AddFlags binds o to fs with the names, defaults and meanings of Kubernetes'
-// delegating authentication and authorization options
-// (k8s.io/apiserver/pkg/server/options), so that manifests written for a
-// generic apiserver keep working, plus --kubeconfig.
-func (o *Options) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig,
-		"kubeconfig file pointing at the 'core' kubernetes server. Default: the in-cluster configuration.")
-	fs.StringVar(&o.AuthenticationKubeconfig, "authentication-kubeconfig", o.AuthenticationKubeconfig,
-		"kubeconfig file pointing at the 'core' kubernetes server with enough rights to create tokenreviews.authentication.k8s.io "+
-			"and read the extension-apiserver-authentication ConfigMap. Default: --kubeconfig.")
-	fs.DurationVar(&o.TokenWebhookCacheTTL, "authentication-token-webhook-cache-ttl", o.TokenWebhookCacheTTL,
-		"The duration to cache responses from the webhook token authenticator.")
-	fs.StringSliceVar(&o.APIAudiences, "api-audiences", o.APIAudiences, ""+
-		"Identifiers of the API. Bearer tokens must be bound to at least one of these audiences; "+
-		"if empty, kube-apiserver checks them against its own audiences.")
-	fs.BoolVar(&o.SkipTokenReview, "authentication-skip-token-review", o.SkipTokenReview,
-		"If true, bearer tokens are not authenticated with TokenReviews; callers must present a client certificate.")
-	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, ""+
-		"If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file "+
-		"is authenticated with an identity corresponding to the CommonName of the client certificate.")
-	rh := &o.RequestHeader
-	fs.StringSliceVar(&rh.UsernameHeaders, "requestheader-username-headers", rh.UsernameHeaders,
-		"List of request headers to inspect for usernames. X-Remote-User is common.")
-	fs.StringSliceVar(&rh.UIDHeaders, "requestheader-uid-headers", rh.UIDHeaders,
-		"List of request headers to inspect for UIDs. X-Remote-Uid is suggested.")
-	fs.StringSliceVar(&rh.GroupHeaders, "requestheader-group-headers", rh.GroupHeaders,
-		"List of request headers to inspect for groups. X-Remote-Group is suggested.")
-	fs.StringSliceVar(&rh.ExtraHeaderPrefixes, "requestheader-extra-headers-prefix", rh.ExtraHeaderPrefixes,
-		"List of request header prefixes to inspect. X-Remote-Extra- is suggested.")
-	fs.StringVar(&rh.ClientCAFile, "requestheader-client-ca-file", rh.ClientCAFile, ""+
-		"Root certificate bundle to use to verify client certificates on incoming requests before trusting usernames "+
-		"in headers specified by --requestheader-username-headers.")
-	fs.StringSliceVar(&rh.AllowedNames, "requestheader-allowed-names", rh.AllowedNames, ""+
-		"List of client certificate common names to allow to provide usernames in headers specified by "+
-		"--requestheader-username-headers. If empty, any client certificate validated by the authorities in "+
-		"--requestheader-client-ca-file is allowed.")
-	fs.BoolVar(&o.SkipInClusterLookup, "authentication-skip-lookup", o.SkipInClusterLookup,
-		"If false, the authentication-kubeconfig will be used to lookup missing authentication configuration from the cluster.")
-	fs.BoolVar(&o.TolerateInClusterLookupFailure, "authentication-tolerate-lookup-failure", o.TolerateInClusterLookupFailure,
-		"If true, failures to look up missing authentication configuration from the cluster are not considered fatal; "+
-			"nobody is authenticated from headers until the lookup succeeds.")
-	fs.StringVar(&o.AuthorizationKubeconfig, "authorization-kubeconfig", o.AuthorizationKubeconfig,
-		"kubeconfig file pointing at the 'core' kubernetes server with enough rights to create subjectaccessreviews.authorization.k8s.io. Default: --kubeconfig.")
-	fs.DurationVar(&o.AllowCacheTTL, "authorization-webhook-cache-authorized-ttl", o.AllowCacheTTL,
-		"The duration to cache 'authorized' responses from the webhook authorizer.")
-	fs.DurationVar(&o.DenyCacheTTL, "authorization-webhook-cache-unauthorized-ttl", o.DenyCacheTTL,
-		"The duration to cache 'unauthorized' responses from the webhook authorizer.")
-	fs.StringSliceVar(&o.AlwaysAllowPaths, "authorization-always-allow-paths", o.AlwaysAllowPaths,
-		"A list of HTTP paths to skip during authorization, i.e. these are authorized without contacting the 'core' kubernetes server.")
+// withDefaults returns o with NewOptions' value in every field left at its
+// zero value that has a default.
+func withDefaults(o Options) Options {
+	d := NewOptions()
+	set := func(v *[]string, def []string) {
+		if *v == nil {
+			*v = def
+		}
+	}
+	if o.QPS == 0 {
+		o.QPS = d.QPS
+	}
+	if o.Burst == 0 {
+		o.Burst = d.Burst
+	}
+	if o.TokenWebhookCacheTTL == 0 {
+		o.TokenWebhookCacheTTL = d.TokenWebhookCacheTTL
+	}
+	if o.AllowCacheTTL == 0 {
+		o.AllowCacheTTL = d.AllowCacheTTL
+	}
+	if o.DenyCacheTTL == 0 {
+		o.DenyCacheTTL = d.DenyCacheTTL
+	}
+	set(&o.RequestHeader.UsernameHeaders, d.RequestHeader.UsernameHeaders)
+	set(&o.RequestHeader.GroupHeaders, d.RequestHeader.GroupHeaders)
+	set(&o.RequestHeader.ExtraHeaderPrefixes, d.RequestHeader.ExtraHeaderPrefixes)
+	set(&o.AlwaysAllowPaths, d.AlwaysAllowPaths)
+	set(&o.AlwaysAllowGroups, d.AlwaysAllowGroups)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// validate refuses options that contradict each other.
+func (o Options) validate() error {
+	var errs []error
+	if o.ClientCAFile != "" && len(o.ClientCA) > 0 {
+		errs = append(errs, errors.New("aggauth: ClientCAFile and ClientCA are both set; set one"))
+	}
+	if o.RequestHeader.ClientCAFile != "" && len(o.RequestHeader.ClientCA) > 0 {
+		errs = append(errs, errors.New("aggauth: RequestHeader.ClientCAFile and RequestHeader.ClientCA are both set; set one"))
+	}
+	if o.SkipTokenReview && o.TokenReviewClient != nil {
+		errs = append(errs, errors.New("aggauth: SkipTokenReview and TokenReviewClient are both set"))
+	}
+	if o.Authorizer != nil && o.SubjectAccessReviewClient != nil {
+		errs = append(errs, errors.New("aggauth: Authorizer and SubjectAccessReviewClient are both set; set one"))
+	}
+	return errors.Join(errs...)
 }

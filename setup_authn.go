@@ -5,99 +5,149 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/authz"
 )
 
-// authenticator builds the union of the front proxy and client-certificate
-// authenticators, each configured from its file when one is given, else from the
-// cluster's ConfigMap, and of the bearer-token authenticator (unless
-// SkipTokenReview), as Kubernetes' delegating authentication does.
-func (c *Chain) authenticator(ctx context.Context, o Options, cfg *rest.Config) (*authn.Union, error) {
-	var src *authn.ConfigMapSource
-	needCM := !o.SkipInClusterLookup && (o.ClientCAFile == "" || o.RequestHeader.ClientCAFile == "")
-	if needCM {
-		client, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("aggauth: %w", err)
-		}
-		src, err = authn.NewConfigMapSource(authn.ConfigMapSourceOptions{Client: client, Logger: o.Logger})
-		if err != nil {
-			return nil, err
-		}
-		if err := src.Start(ctx); err != nil {
-			if !o.TolerateInClusterLookupFailure {
-				return nil, err
-			}
-			o.Logger.Warn("continuing without the authentication ConfigMap; nobody is authenticated from headers until it can be read", "err", err)
-		}
-	}
+// authnSetup is what setupAuthn builds: the authenticator, and what the chain
+// reads from it afterwards (the CAs it advertises, its readiness, the token
+// authenticator's metrics).
+type authnSetup struct {
+	union    *authn.Union
+	token    *authn.Token // nil with SkipTokenReview
+	clientCA authn.CAProvider
+	rh       authn.RequestHeaderProvider
+	rhReady  func() error // why rh has no configuration, when it comes from the ConfigMap
+}
 
-	switch {
-	case o.ClientCAFile != "":
-		ca, err := authn.NewFileCA(authn.FileCAOptions{Path: o.ClientCAFile, Logger: o.Logger})
-		if err != nil {
-			return nil, err
-		}
-		ca.Start(ctx)
-		c.clientCA = ca
-	case src != nil:
-		c.clientCA = src.ClientCA()
+// setupAuthn builds the union of the front proxy and client-certificate
+// authenticators, each configured from its file or bytes when given, else from
+// the cluster's ConfigMap, and of the bearer-token authenticator (unless
+// SkipTokenReview), as Kubernetes' delegating authentication does. What it
+// starts (the ConfigMap informer, file watchers) runs until ctx is done.
+func setupAuthn(ctx context.Context, o Options) (authnSetup, error) {
+	var s authnSetup
+	src, err := configMapSource(ctx, o)
+	if err != nil {
+		return s, err
 	}
-	switch rh := o.RequestHeader; {
-	case rh.ClientCAFile != "":
-		ca, err := authn.NewFileCA(authn.FileCAOptions{Path: rh.ClientCAFile, Logger: o.Logger})
-		if err != nil {
-			return nil, err
-		}
-		ca.Start(ctx)
-		c.rh, err = authn.RequestHeaderFromCA(ca, authn.RequestHeaderConfig{
+	if s.clientCA, err = caProvider(ctx, o, "ClientCA", o.ClientCAFile, o.ClientCA); err != nil {
+		return s, err
+	}
+	if s.clientCA == nil && src != nil {
+		s.clientCA = src.ClientCA()
+	}
+	rh := o.RequestHeader
+	proxyCA, err := caProvider(ctx, o, "RequestHeader.ClientCA", rh.ClientCAFile, rh.ClientCA)
+	switch {
+	case err != nil:
+		return s, err
+	case proxyCA != nil:
+		s.rh, err = authn.RequestHeaderFromCA(proxyCA, authn.RequestHeaderConfig{
 			AllowedNames: rh.AllowedNames, UsernameHeaders: rh.UsernameHeaders, UIDHeaders: rh.UIDHeaders,
 			GroupHeaders: rh.GroupHeaders, ExtraHeaderPrefixes: rh.ExtraHeaderPrefixes,
 		})
 		if err != nil {
-			return nil, err
+			return s, err
 		}
 	case src != nil:
-		c.rh = src.RequestHeader()
-		c.rhReady = src.Ready
+		s.rh, s.rhReady = src.RequestHeader(), src.Ready
 	}
-	if c.rh == nil && c.clientCA == nil {
-		return nil, errors.New("aggauth: no authentication configured: the ConfigMap lookup is skipped and neither --client-ca-file nor --requestheader-client-ca-file is set")
+	if s.rh == nil && s.clientCA == nil {
+		return s, errors.New("aggauth: no authentication configured: the ConfigMap lookup is skipped and neither a client CA nor a front-proxy CA is given " +
+			"(--client-ca-file, --requestheader-client-ca-file, or the bundles in memory)")
 	}
-	uo := authn.UnionOptions{Anonymous: o.Anonymous, AllowSharedCA: o.AllowSharedCA}
-	var err error
-	if c.rh != nil {
-		if uo.FrontProxy, err = authn.NewFrontProxy(authn.FrontProxyOptions{Config: c.rh}); err != nil {
+	if s.union, s.token, err = s.authenticators(o); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// configMapSource starts reading the authentication ConfigMap when a CA is
+// left to it, and returns nil when none is or SkipInClusterLookup.
+func configMapSource(ctx context.Context, o Options) (*authn.ConfigMapSource, error) {
+	clientCAGiven := o.ClientCAFile != "" || len(o.ClientCA) > 0
+	proxyCAGiven := o.RequestHeader.ClientCAFile != "" || len(o.RequestHeader.ClientCA) > 0
+	if o.SkipInClusterLookup || (clientCAGiven && proxyCAGiven) {
+		return nil, nil
+	}
+	client, err := o.clientset(forAuthentication)
+	if err != nil {
+		return nil, err
+	}
+	src, err := authn.NewConfigMapSource(authn.ConfigMapSourceOptions{Client: client, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := src.Start(ctx); err != nil {
+		if !o.TolerateInClusterLookupFailure {
 			return nil, err
 		}
+		o.Logger.Warn("continuing without the authentication ConfigMap; nobody is authenticated from headers until it can be read", "err", err)
 	}
-	if c.clientCA != nil {
-		if uo.ClientCert, err = authn.NewClientCert(authn.ClientCertOptions{CA: c.clientCA}); err != nil {
+	return src, nil
+}
+
+// caProvider returns the CA of file, watched until ctx is done, or of pem (the
+// option name), or nil when neither is given (validate refuses both).
+func caProvider(ctx context.Context, o Options, name, file string, pem []byte) (authn.CAProvider, error) {
+	switch {
+	case file != "":
+		ca, err := authn.NewFileCA(authn.FileCAOptions{Path: file, Logger: o.Logger})
+		if err != nil {
 			return nil, err
+		}
+		ca.Start(ctx)
+		return ca, nil
+	case len(pem) > 0:
+		b, err := authn.NewCABundle(pem)
+		if err != nil {
+			return nil, fmt.Errorf("aggauth: %s: %w", name, err)
+		}
+		return authn.StaticCA{Bundle: b}, nil
+	}
+	return nil, nil
+}
+
+// authenticators composes the union of the configured authenticators.
+func (s authnSetup) authenticators(o Options) (*authn.Union, *authn.Token, error) {
+	uo := authn.UnionOptions{Anonymous: o.Anonymous, AllowSharedCA: o.AllowSharedCA}
+	var err error
+	if s.rh != nil {
+		if uo.FrontProxy, err = authn.NewFrontProxy(authn.FrontProxyOptions{Config: s.rh}); err != nil {
+			return nil, nil, err
+		}
+	}
+	if s.clientCA != nil {
+		if uo.ClientCert, err = authn.NewClientCert(authn.ClientCertOptions{CA: s.clientCA}); err != nil {
+			return nil, nil, err
 		}
 	}
 	if !o.SkipTokenReview {
-		if c.token, err = newToken(o, cfg); err != nil {
-			return nil, err
+		if uo.Token, err = newToken(o); err != nil {
+			return nil, nil, err
 		}
-		uo.Token = c.token
 	}
-	return authn.NewUnion(uo)
+	u, err := authn.NewUnion(uo)
+	return u, uo.Token, err
 }
 
-// newToken builds the bearer-token authenticator: TokenReviews through a
-// client of their own (with a budget of their own, the authorizer's client
-// timeout, and Kubernetes' retry backoff, as the authorizer's reviews).
-func newToken(o Options, cfg *rest.Config) (*authn.Token, error) {
-	client, err := authn.NewTokenReviewClient(cfg, authn.TokenReviewClientOptions{
-		QPS: o.QPS, Burst: o.Burst, Timeout: authz.DefaultClientTimeout,
-	})
-	if err != nil {
-		return nil, err
+// newToken builds the bearer-token authenticator: TokenReviews through
+// TokenReviewClient, or a client of its own (with a budget of its own, the
+// authorizer's client timeout, and Kubernetes' retry backoff, as the
+// authorizer's reviews).
+func newToken(o Options) (*authn.Token, error) {
+	client := o.TokenReviewClient
+	if client == nil {
+		cfg, err := o.restConfig(forAuthentication)
+		if err != nil {
+			return nil, err
+		}
+		if client, err = authn.NewTokenReviewClient(cfg, authn.TokenReviewClientOptions{
+			QPS: o.QPS, Burst: o.Burst, Timeout: authz.DefaultClientTimeout,
+		}); err != nil {
+			return nil, err
+		}
 	}
 	return authn.NewToken(authn.TokenOptions{
 		Client: client, Audiences: o.APIAudiences, CacheTTL: o.TokenWebhookCacheTTL,
@@ -105,16 +155,16 @@ func newToken(o Options, cfg *rest.Config) (*authn.Token, error) {
 	})
 }
 
-// authnReady reports whether a front-proxy configuration is in force: before it,
+// ready reports whether a front-proxy configuration is in force: before it,
 // the aggregator's requests cannot be authenticated.
-func (c *Chain) authnReady() error {
-	if c.rh != nil && c.rh.RequestHeaderConfig() == nil {
-		if c.rhReady != nil {
-			return c.rhReady()
+func (s authnSetup) ready() error {
+	if s.rh != nil && s.rh.RequestHeaderConfig() == nil {
+		if s.rhReady != nil {
+			return s.rhReady()
 		}
 		return errors.New("front-proxy configuration not loaded yet")
 	}
-	if c.rh == nil && c.clientCA.CABundle() == nil {
+	if s.rh == nil && s.clientCA.CABundle() == nil {
 		return errors.New("client CA not loaded yet")
 	}
 	return nil

@@ -61,6 +61,9 @@ type Options struct {
 	AllowedNames []string
 	// Namespaces exist and are Active. Default: default and kube-system.
 	Namespaces []string
+	// TerminatingNamespaces exist and are being deleted (phase Terminating,
+	// a deletion timestamp). Default: none.
+	TerminatingNamespaces []string
 	// Authorize answers each SubjectAccessReview. Default: allow everything.
 	// Server.SetAuthorize replaces it.
 	Authorize AuthorizeFunc
@@ -106,7 +109,7 @@ func Start(opts Options) (*Server, error) {
 	s := &Server{
 		token:      rand.Text(),
 		configMaps: configMaps(opts),
-		namespaces: namespaces(opts.Namespaces),
+		namespaces: namespaces(opts.Namespaces, opts.TerminatingNamespaces),
 		latency:    opts.Latency,
 		keep:       !opts.DiscardReviews,
 		closing:    make(chan struct{}),
@@ -198,7 +201,7 @@ func configMaps(opts Options) collection {
 	}
 }
 
-func namespaces(names []string) collection {
+func namespaces(names, terminating []string) collection {
 	if names == nil {
 		names = []string{metav1.NamespaceDefault, metav1.NamespaceSystem}
 	}
@@ -221,6 +224,16 @@ func namespaces(names []string) collection {
 			ObjectMeta: objectMeta("", n),
 			Status:     corev1.NamespaceStatus{Phase: corev1.NamespaceActive},
 		})
+	}
+	deleted := metav1.Now()
+	for _, n := range terminating {
+		ns := &corev1.Namespace{
+			TypeMeta:   typeMeta,
+			ObjectMeta: objectMeta("", n),
+			Status:     corev1.NamespaceStatus{Phase: corev1.NamespaceTerminating},
+		}
+		ns.DeletionTimestamp = &deleted
+		c.items = append(c.items, ns)
 	}
 	return c
 }

@@ -142,3 +142,21 @@ func TestWithoutFrontProxyCA(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"client-ca-file": string(ca.PEM())}, cm.Data)
 }
+
+// TestTerminatingNamespaces: a terminating namespace exists, in phase
+// Terminating with a deletion timestamp, as kube-apiserver serves it while its
+// contents are deleted.
+func TestTerminatingNamespaces(t *testing.T) {
+	s, err := fakekube.Start(fakekube.Options{Namespaces: []string{"default"}, TerminatingNamespaces: []string{"leaving"}})
+	require.NoError(t, err)
+	defer s.Close()
+	client, err := kubernetes.NewForConfig(s.RestConfig())
+	require.NoError(t, err)
+	ns, err := client.CoreV1().Namespaces().Get(t.Context(), "leaving", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, corev1.NamespaceTerminating, ns.Status.Phase)
+	assert.NotNil(t, ns.DeletionTimestamp)
+	l, err := client.CoreV1().Namespaces().List(t.Context(), metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Len(t, l.Items, 2)
+}

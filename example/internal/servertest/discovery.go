@@ -19,7 +19,7 @@ const aggregatedAccept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGrou
 // review) get the discovery documents of demo.Discovery, as Kubernetes writes
 // them, and the OpenAPI documents, over HTTP/2.
 func (e *Env) testDiscovery(t *testing.T) {
-	reviews := len(e.Kube.Reviews())
+	reviews := len(e.Cluster.Reviews())
 	tests := []struct {
 		path, accept, contentType string
 		check                     func(t *testing.T, body []byte)
@@ -83,5 +83,5 @@ func (e *Env) testDiscovery(t *testing.T) {
 			tt.check(t, body)
 		})
 	}
-	assert.Len(t, e.Kube.Reviews(), reviews, "system:masters is authorized without a SubjectAccessReview")
+	assert.Len(t, e.Cluster.Reviews(), reviews, "system:masters is authorized without a SubjectAccessReview")
 }

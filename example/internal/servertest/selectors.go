@@ -22,23 +22,6 @@ const (
 
 var restricted = identity(restrictedUser, []string{"system:authenticated"}, nil)
 
-// authorize is the fake cluster's authorizer. The restricted user has what a
-// Role rule {verbs: [get, list], resources: [widgets], resourceNames:
-// [alice-widget]} gives: RBAC matches resourceNames only when the review names
-// the object, which for a list means ?fieldSelector=metadata.name=alice-widget.
-// Everyone else may do everything.
-func authorize(spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
-	if spec.User != restrictedUser {
-		return authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: "fakekube allows everything"}, nil
-	}
-	ra := spec.ResourceAttributes
-	if ra != nil && ra.Group == demo.Group && ra.Resource == demo.Resource && ra.Subresource == "" &&
-		(ra.Verb == "get" || ra.Verb == "list") && ra.Name == aliceWidget {
-		return authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: `RBAC: allowed by RoleBinding "alice-widget-reader"`}, nil
-	}
-	return authorizationv1.SubjectAccessReviewStatus{}, nil // no opinion: 403
-}
-
 // testSelectors: a list answers only what its selectors select, since the
 // selectors are part of what was authorized. The restricted user may list
 // ?fieldSelector=metadata.name=alice-widget and must then get alice-widget
@@ -94,15 +77,15 @@ func (e *Env) testSelectors(t *testing.T) {
 		assert.True(t, e.reviewedWhere(func(s authorizationv1.SubjectAccessReviewSpec) bool {
 			ra := s.ResourceAttributes
 			return s.User == restrictedUser && ra != nil && ra.Verb == "list" && ra.Name == aliceWidget && ra.Namespace == selectorsNamespace
-		}), "the list by name was reviewed as a list of alice-widget; got %+v", e.Kube.Reviews())
+		}), "the list by name was reviewed as a list of alice-widget; got %+v", e.Cluster.Reviews())
 	})
 }
 
-// reviewedWhere reports whether the fake kube-apiserver received a review
+// reviewedWhere reports whether the fake cluster received a review
 // whose spec satisfies match.
 func (e *Env) reviewedWhere(match func(authorizationv1.SubjectAccessReviewSpec) bool) bool {
-	for _, r := range e.Kube.Reviews() {
-		if match(r.Spec) {
+	for _, r := range e.Cluster.Reviews() {
+		if match(r) {
 			return true
 		}
 	}

@@ -1,6 +1,6 @@
 // Package servertest starts an example server with its run function, on a
-// free loopback port, against a fake kube-apiserver (package fakekube), and
-// calls it the way kube-apiserver's aggregation layer does: over HTTPS with the
+// free loopback port, against a fake cluster (aggauthtest.Cluster), and calls
+// it the way kube-apiserver's aggregation layer does: over HTTPS with the
 // front-proxy client certificate and the user in X-Remote-* headers.
 package servertest
 
@@ -22,7 +22,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/aggauth/aggauth/internal/fakekube"
+	"github.com/aggauth/aggauth/aggauthtest"
+	"github.com/aggauth/aggauth/example/internal/demo"
 	"github.com/aggauth/aggauth/internal/testpki"
 )
 
@@ -37,8 +38,8 @@ const startTimeout = 30 * time.Second
 type Env struct {
 	// BaseURL is the server's https:// address.
 	BaseURL string
-	// Kube is the fake kube-apiserver the server talks to.
-	Kube *fakekube.Server
+	// Cluster is the fake cluster the server talks to.
+	Cluster *aggauthtest.Cluster
 
 	// Proxy presents the front-proxy client certificate (CN
 	// front-proxy-client, signed by the front-proxy CA), as the aggregator.
@@ -48,15 +49,23 @@ type Env struct {
 	// ForgedProxy presents a certificate with CN front-proxy-client signed by
 	// another CA.
 	ForgedProxy *http.Client
-	// OtherName presents a certificate of the front-proxy CA whose CN is not
-	// an allowed name.
-	OtherName *http.Client
 
 	// stop cancels run's context and returns run's error, once.
 	stop func() error
 }
 
-// Start runs run against a fresh fake kube-apiserver, with its flags as a user
+// rules are the fake cluster's authorization: alice may do everything; the
+// restricted user has what a Role rule {verbs: [get, list], resources:
+// [widgets], resourceNames: [alice-widget]} gives: RBAC matches resourceNames
+// only when the review names the object, which for a list means
+// ?fieldSelector=metadata.name=alice-widget.
+var rules = []aggauthtest.Rule{
+	{Users: []string{"alice"}},
+	{Users: []string{restrictedUser}, Verbs: []string{"get", "list"}, APIGroups: []string{demo.Group},
+		Resources: []string{demo.Resource}, ResourceNames: []string{aliceWidget}},
+}
+
+// Start runs run against a fresh fake cluster, with its flags as a user
 // passes them (--kubeconfig, --secure-port, --bind-address, --tls-cert-file,
 // --tls-private-key-file, then extra), waits until /readyz answers 200, and
 // stops it when the test ends (unless Stop did), checking that it shut down
@@ -64,30 +73,32 @@ type Env struct {
 func Start(t *testing.T, run RunFunc, extra ...string) *Env {
 	t.Helper()
 	dir := t.TempDir()
-	frontProxyCA := testpki.NewCA("front-proxy-ca", testpki.ECDSA)
 	servingCA := testpki.NewCA("serving-ca", testpki.ECDSA)
-	otherCA := testpki.NewCA("other-ca", testpki.ECDSA)
-
 	serving := servingCA.Serving("widgets", "widgets.aggauth-demo.svc", "localhost", "127.0.0.1")
 	certFile, keyFile, err := serving.WriteFiles(dir, "serving")
 	require.NoError(t, err)
 
-	kube, err := fakekube.Start(fakekube.Options{
-		FrontProxyCA: frontProxyCA.PEM(),
-		Namespaces:   []string{"default", "kube-system", selectorsNamespace},
-		Authorize:    authorize,
+	cluster := aggauthtest.NewCluster(t, aggauthtest.Options{
+		Rules:      rules,
+		Namespaces: []string{"default", "kube-system", selectorsNamespace},
 	})
-	require.NoError(t, err)
-	t.Cleanup(kube.Close)
 	kubeconfig := filepath.Join(dir, "kubeconfig")
-	require.NoError(t, kube.WriteKubeconfig(kubeconfig))
+	require.NoError(t, cluster.WriteKubeconfig(kubeconfig))
 
+	// Like kube-apiserver's aggregator, the clients speak HTTP/2 when the
+	// server offers it and do not follow redirects.
+	base := &http.Client{
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: servingCA.Pool(), MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true},
+		Timeout:   30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
 	env := &Env{
-		Kube:        kube,
-		Proxy:       client(t, servingCA, frontProxyCA, "front-proxy-client"),
-		NoCert:      client(t, servingCA, nil, ""),
-		ForgedProxy: client(t, servingCA, otherCA, "front-proxy-client"),
-		OtherName:   client(t, servingCA, frontProxyCA, "someone-else"),
+		Cluster:     cluster,
+		Proxy:       cluster.FrontProxy().Client(base),
+		NoCert:      aggauthtest.Caller{}.Client(base),
+		ForgedProxy: cluster.RogueProxy().Client(base),
 	}
 	args := []string{"--kubeconfig", kubeconfig, "--bind-address", "127.0.0.1",
 		"--tls-cert-file", certFile, "--tls-private-key-file", keyFile}
@@ -143,7 +154,7 @@ func (e *Env) start(t *testing.T, run RunFunc, args []string, port int) error {
 	}
 	t.Cleanup(func() {
 		require.NoError(t, e.stop(), "run's return after the context was cancelled (graceful shutdown)")
-		for _, c := range []*http.Client{e.Proxy, e.NoCert, e.ForgedProxy, e.OtherName} {
+		for _, c := range []*http.Client{e.Proxy, e.NoCert, e.ForgedProxy} {
 			c.CloseIdleConnections()
 		}
 	})
@@ -182,25 +193,6 @@ func (e *Env) Do(t *testing.T, c *http.Client, method, path string, header http.
 	data, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp, data
-}
-
-// client returns an HTTPS client trusting servingCA that presents a client
-// certificate with common name cn signed by ca (none when ca is nil), speaks
-// HTTP/2 when the server offers it and, like kube-apiserver's aggregator, does
-// not follow redirects.
-func client(t *testing.T, servingCA, ca *testpki.Cert, cn string) *http.Client {
-	t.Helper()
-	cfg := &tls.Config{RootCAs: servingCA.Pool(), MinVersion: tls.VersionTLS12}
-	if ca != nil {
-		cfg.Certificates = []tls.Certificate{ca.Issue(testpki.Spec{CommonName: cn}).TLSCertificate()}
-	}
-	return &http.Client{
-		Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true},
-		Timeout:   30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
 }
 
 func freePort(t *testing.T) int {
