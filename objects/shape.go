@@ -89,9 +89,12 @@ func (s *shape) listLen(list any) int {
 // none, and, for a list, an empty Items slice instead of nil (as
 // transformResponseObject makes it), in a shallow copy when either changes.
 func prepared(obj any, s *shape, gvk schema.GroupVersionKind) any {
+	if !s.copyable || reflect.ValueOf(obj).IsNil() {
+		return obj
+	}
 	setKind := s.kinded && !gvk.Empty() && obj.(kinded).GetObjectKind().GroupVersionKind().Empty()
 	nilItems := s.list && reflect.ValueOf(obj).Elem().Field(s.items).IsNil()
-	if !s.copyable || !setKind && !nilItems {
+	if !setKind && !nilItems {
 		return obj
 	}
 	v := reflect.ValueOf(obj)

@@ -17,9 +17,12 @@ import (
 	"github.com/aggauth/aggauth/discovery"
 )
 
-// tableOptions is handlers.optionsForTransform for a Table: ?includeObject=,
-// checked.
-func tableOptions(r *http.Request) (*metav1.TableOptions, error) {
+// tableOptions is handlers.optionsForTransform: for a Table, the
+// ?includeObject= of r, checked; nil for another target.
+func tableOptions(r *http.Request, target *schema.GroupVersionKind) (*metav1.TableOptions, error) {
+	if target == nil || target.Kind != "Table" || target.GroupVersion() != metav1.SchemeGroupVersion && target.GroupVersion() != metav1beta1.SchemeGroupVersion {
+		return nil, nil
+	}
 	opts := &metav1.TableOptions{}
 	if err := metainternalversionscheme.ParameterCodec.DecodeParameters(r.URL.Query(), metav1.SchemeGroupVersion, opts); err != nil {
 		return nil, err

@@ -53,7 +53,12 @@ func Write(w http.ResponseWriter, r *http.Request, code int, obj any) {
 		writeStatus(w, r, negotiation.NotAcceptable(negotiation.MediaTypes(infos)))
 		return
 	}
-	out, err := transform(r, e, s, obj, opts.Convert)
+	tableOpts, err := tableOptions(r, opts.Convert)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	out, err := transform(e, s, obj, opts.Convert, tableOpts)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -63,14 +68,7 @@ func Write(w http.ResponseWriter, r *http.Request, code int, obj any) {
 
 // transform is transformResponseObject's doTransformObject: obj as the
 // target kind, or as it is written without one.
-func transform(r *http.Request, e *discovery.Endpoint, s *shape, obj any, target *schema.GroupVersionKind) (any, error) {
-	var tableOpts *metav1.TableOptions
-	if target != nil && target.Kind == "Table" {
-		var err error
-		if tableOpts, err = tableOptions(r); err != nil {
-			return nil, err
-		}
-	}
+func transform(e *discovery.Endpoint, s *shape, obj any, target *schema.GroupVersionKind, tableOpts *metav1.TableOptions) (any, error) {
 	if status, ok := obj.(*metav1.Status); ok {
 		out := *status
 		out.Kind, out.APIVersion = "Status", "v1"
