@@ -204,7 +204,7 @@ func widget(name, color string, size int32) Widget {
 
 func configMap(name string) corev1.ConfigMap {
 	return corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", ResourceVersion: "9", CreationTimestamp: ago(3 * time.Minute)},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", ResourceVersion: "9", CreationTimestamp: ago(30 * time.Hour)},
 		Data:       map[string]string{"k": "v"},
 	}
 }

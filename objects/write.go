@@ -1,8 +1,10 @@
 package objects
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,6 +71,9 @@ func Write(w http.ResponseWriter, r *http.Request, code int, obj any) {
 // transform is transformResponseObject's doTransformObject: obj as the
 // target kind, or as it is written without one.
 func transform(e *discovery.Endpoint, s *shape, obj any, target *schema.GroupVersionKind, tableOpts *metav1.TableOptions) (any, error) {
+	if v := reflect.ValueOf(obj); !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, apierrors.NewInternalError(errors.New("objects: a nil object"))
+	}
 	if status, ok := obj.(*metav1.Status); ok {
 		out := *status
 		out.Kind, out.APIVersion = "Status", "v1"
