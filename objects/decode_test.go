@@ -26,10 +26,10 @@ func TestDecode(t *testing.T) {
 	const ok = `{"apiVersion":"demo.aggauth.io/v1","kind":"Widget","metadata":{"name":"a"},"spec":{"color":"blue","size":3}}`
 	for _, tc := range []struct {
 		name, method, query, contentType, accept, body string
-		want                                          Widget // when wantCode is 0
-		wantCode                                      int32
-		wantMessage                                   string
-		wantWarnings                                  []string
+		want                                           Widget // when wantCode is 0
+		wantCode                                       int32
+		wantMessage                                    string
+		wantWarnings                                   []string
 	}{
 		{name: "JSON", body: ok, want: Widget{TypeMeta: metav1.TypeMeta{APIVersion: "demo.aggauth.io/v1", Kind: "Widget"},
 			ObjectMeta: metav1.ObjectMeta{Name: "a"}, Spec: WidgetSpec{Color: "blue", Size: 3}}},
