@@ -8,6 +8,8 @@ import (
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/aggauth/aggauth/internal/negotiation"
 )
 
 // Discovery serves the discovery and OpenAPI documents of the declared API.
@@ -195,7 +197,7 @@ func (d *Discovery) serveDocument(w http.ResponseWriter, r *http.Request, doc *d
 		d.media.writeStatus(w, r, notFound())
 		return
 	}
-	d.media.serve(w, r, doc, defaultRestrictions{}, noCache)
+	d.media.serve(w, r, doc, negotiation.Default{}, noCache)
 }
 
 // serveAPIs answers GET /apis as kube-apiserver's
@@ -203,20 +205,20 @@ func (d *Discovery) serveDocument(w http.ResponseWriter, r *http.Request, doc *d
 // asks for it and no clause before it is served, else the APIGroupList.
 func (d *Discovery) serveAPIs(w http.ResponseWriter, r *http.Request) {
 	// An empty Accept header negotiates JSON without checking restrictions.
-	if opts, _, _, ok := d.media.negotiate(r, aggregatedRestrictions{}); ok && opts.convert != nil {
+	if opts, _, _, ok := d.media.negotiate(r, aggregatedRestrictions{}); ok && opts.Convert != nil {
 		// aggregated.ServeHTTPWithETag sets Cache-Control: public.
 		d.media.serve(w, r, d.aggregated, aggregatedRestrictions{}, "public")
 		return
 	}
-	d.media.serve(w, r, d.apis, defaultRestrictions{}, noCache)
+	d.media.serve(w, r, d.apis, negotiation.Default{}, noCache)
 }
 
 // aggregatedRestrictions is aggregated.DiscoveryEndpointRestrictions: only
 // the conversion to the aggregated discovery list is allowed.
 type aggregatedRestrictions struct{}
 
-func (aggregatedRestrictions) allowsMediaTypeTransform(_, _ string, gvk *schema.GroupVersionKind) bool {
+func (aggregatedRestrictions) AllowsMediaTypeTransform(_, _ string, gvk *schema.GroupVersionKind) bool {
 	return gvk != nil && *gvk == aggregatedGVK
 }
-func (aggregatedRestrictions) allowsServerVersion(string) bool  { return false }
-func (aggregatedRestrictions) allowsStreamSchema(s string) bool { return s == "watch" }
+func (aggregatedRestrictions) AllowsServerVersion(string) bool  { return false }
+func (aggregatedRestrictions) AllowsStreamSchema(s string) bool { return s == "watch" }

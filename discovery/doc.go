@@ -110,6 +110,8 @@
 //     body) and a 406 from the OpenAPI handlers has a Status body.
 //   - Responses are not gzip-compressed: put a compression middleware in
 //     front if the documents are large.
+//   - Only the first 64 clauses of an Accept header are read (Kubernetes
+//     sorts all of them, however many).
 //   - An undeclared verb is refused as a CustomResourceDefinition's is (405
 //     MethodNotSupported, no Allow header). A generic apiserver's go-restful
 //     routes answer it with 405 MethodNotAllowed and an Allow header where

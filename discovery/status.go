@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/aggauth/aggauth/internal/negotiation"
 )
 
 // noCache is the Cache-Control kube-apiserver's WithCacheControl filter sets
@@ -52,7 +54,7 @@ func statusOf(err apierrors.APIStatus) *metav1.Status {
 // writeStatus writes status in the media type r asks for, as
 // responsewriters.ErrorNegotiated does: indented JSON when none suits.
 func (m *media) writeStatus(w http.ResponseWriter, r *http.Request, status *metav1.Status) {
-	_, i, pretty, ok := m.negotiate(r, defaultRestrictions{})
+	_, i, pretty, ok := m.negotiate(r, negotiation.Default{})
 	if !ok {
 		writeRawJSON(w, status)
 		return
