@@ -70,6 +70,10 @@ type Resource struct {
 	// CustomResourceDefinition's additionalPrinterColumns. The resource's
 	// subresources of the same kind (status) have the same columns. Default:
 	// one Age column, as a CustomResourceDefinition without printer columns.
+	// (A generic apiserver's storage without a TableConvertor of its own
+	// prints Name and "Created At" instead, an RFC 3339 time: declare
+	// {Name: "Created At", Type: "string", JSONPath:
+	// ".metadata.creationTimestamp"} for the same cells.)
 	Columns []Column
 }
 
