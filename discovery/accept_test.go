@@ -6,21 +6,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
+
+	ournegotiation "github.com/aggauth/aggauth/internal/negotiation"
 )
 
-// k8sRestrictions presents our restrictions to Kubernetes' negotiation.
-type k8sRestrictions struct{ endpointRestrictions }
-
-func (r k8sRestrictions) AllowsMediaTypeTransform(t, st string, gvk *schema.GroupVersionKind) bool {
-	return r.allowsMediaTypeTransform(t, st, gvk)
-}
-func (r k8sRestrictions) AllowsServerVersion(v string) bool { return r.allowsServerVersion(v) }
-func (r k8sRestrictions) AllowsStreamSchema(s string) bool  { return r.allowsStreamSchema(s) }
-
-// TestNegotiateMediaTypeMatchesKubernetes: our Accept negotiation picks what
-// negotiation.NegotiateMediaTypeOptions picks, with the same options.
+// TestNegotiateMediaTypeMatchesKubernetes: our Accept negotiation of the
+// discovery documents' serializers, with discovery's restrictions, picks
+// what negotiation.NegotiateMediaTypeOptions picks, with the same options.
 func TestNegotiateMediaTypeMatchesKubernetes(t *testing.T) {
 	m, err := newMedia()
 	require.NoError(t, err)
@@ -36,15 +29,15 @@ func TestNegotiateMediaTypeMatchesKubernetes(t *testing.T) {
 		"application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList", "application/json;as=APIGroupDiscoveryList",
 		"application/json;profile=local;export=1;unknown=x", "text/html;q=0.9,application/yaml;q=0.1", "garbage", ";;;", "application/",
 	}
-	restrictions := map[string]endpointRestrictions{"default": defaultRestrictions{}, "aggregated": aggregatedRestrictions{}}
+	restrictions := map[string]ournegotiation.Restrictions{"default": ournegotiation.Default{}, "aggregated": aggregatedRestrictions{}}
 	for rname, r := range restrictions {
 		for _, h := range headers {
-			want, wantOK := negotiation.NegotiateMediaTypeOptions(h, m.infos, k8sRestrictions{r})
-			got, gotOK := negotiateMediaType(h, m.infos, r)
+			want, wantOK := negotiation.NegotiateMediaTypeOptions(h, m.infos, r)
+			got, gotOK := ournegotiation.MediaType(h, m.infos, r)
 			require.Equal(t, wantOK, gotOK, "%s restrictions, Accept %q", rname, h)
-			assert.Equal(t, want.Accepted.MediaType, got.accepted.MediaType, "%s restrictions, Accept %q", rname, h)
-			assert.Equal(t, want.Pretty, got.pretty, "%s restrictions, Accept %q", rname, h)
-			assert.Equal(t, want.Convert, got.convert, "%s restrictions, Accept %q", rname, h)
+			assert.Equal(t, want.Accepted.MediaType, got.Accepted.MediaType, "%s restrictions, Accept %q", rname, h)
+			assert.Equal(t, want.Pretty, got.Pretty, "%s restrictions, Accept %q", rname, h)
+			assert.Equal(t, want.Convert, got.Convert, "%s restrictions, Accept %q", rname, h)
 		}
 	}
 }
@@ -55,5 +48,5 @@ func TestNotAcceptableMatchesKubernetes(t *testing.T) {
 	supported, _ := negotiation.MediaTypesForSerializer(m.codecs)
 	assert.Equal(t, supported, m.supported)
 	want := statusOf(negotiation.NewNotAcceptableError(supported).(apierrors.APIStatus))
-	assert.Equal(t, want, notAcceptable(m.supported))
+	assert.Equal(t, want, ournegotiation.NotAcceptable(m.supported))
 }

@@ -7,6 +7,9 @@ import (
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/aggauth/aggauth/internal/negotiation"
 )
 
 // Discovery serves the discovery and OpenAPI documents of the declared API.
@@ -19,6 +22,7 @@ type Discovery struct {
 	groups     map[string]*document // GET /apis/<group>
 	versions   map[string]*document // GET /apis/<group>/<version>
 	openapi    *openAPI
+	endpoints  map[endpointKey]*Endpoint
 }
 
 // aggregatedGVK is the only aggregated discovery kube-apiserver v1.37 serves:
@@ -78,6 +82,9 @@ func build(groups []Group) (*Discovery, error) {
 	if d.openapi, err = newOpenAPI(groups); err != nil {
 		return nil, err
 	}
+	if d.endpoints, err = buildEndpoints(groups); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -93,16 +100,52 @@ func build(groups []Group) (*Discovery, error) {
 // These paths answer GET and HEAD, and other methods with a 405 Status. Put
 // the handler after authentication and authorization: Kubernetes authorizes
 // them as non-resource URLs (see the package documentation).
+//
+// A resource request (request.RequestInfoFrom) for a declared endpoint whose
+// verb is not declared gets a 405 MethodNotSupported Status, as
+// kube-apiserver answers for a CustomResourceDefinition; a declared one goes
+// to next with its Endpoint in the context (EndpointFrom). Other requests go
+// to next unchanged: undeclared resources and subresources, a scope that
+// does not match (a namespace on a cluster-scoped resource, or none on a
+// namespaced one except to list and watch across namespaces), and requests
+// without a RequestInfo in their context.
 func (d *Discovery) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !d.serve(w, r) {
-			if next == nil {
-				d.media.writeStatus(w, r, notFound())
+		if d.serve(w, r) {
+			return
+		}
+		if info, e := d.endpointOf(r); e != nil {
+			if !e.Allows(info.Verb) {
+				d.media.writeStatus(w, r, methodNotSupported(info))
 				return
 			}
-			next.ServeHTTP(w, r)
+			r = r.WithContext(WithEndpoint(r.Context(), e))
 		}
+		if next == nil {
+			d.media.writeStatus(w, r, notFound())
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
+}
+
+// endpointOf finds the declared endpoint of a resource request, as
+// kube-apiserver's CustomResourceDefinition handler finds a served one.
+func (d *Discovery) endpointOf(r *http.Request) (*request.RequestInfo, *Endpoint) {
+	info, ok := request.RequestInfoFrom(r.Context())
+	if !ok || info == nil || !info.IsResourceRequest {
+		return nil, nil
+	}
+	e := d.endpoints[endpointKey{info.APIGroup, info.APIVersion, info.Resource, info.Subresource}]
+	switch {
+	case e == nil:
+		return nil, nil
+	case !e.namespaced && info.Namespace != "":
+		return nil, nil
+	case e.namespaced && info.Namespace == "" && info.Verb != "list" && info.Verb != "watch":
+		return nil, nil
+	}
+	return info, e
 }
 
 // serve answers r if its path is one of ours.
@@ -154,7 +197,7 @@ func (d *Discovery) serveDocument(w http.ResponseWriter, r *http.Request, doc *d
 		d.media.writeStatus(w, r, notFound())
 		return
 	}
-	d.media.serve(w, r, doc, defaultRestrictions{}, noCache)
+	d.media.serve(w, r, doc, negotiation.Default{}, noCache)
 }
 
 // serveAPIs answers GET /apis as kube-apiserver's
@@ -162,20 +205,20 @@ func (d *Discovery) serveDocument(w http.ResponseWriter, r *http.Request, doc *d
 // asks for it and no clause before it is served, else the APIGroupList.
 func (d *Discovery) serveAPIs(w http.ResponseWriter, r *http.Request) {
 	// An empty Accept header negotiates JSON without checking restrictions.
-	if opts, _, _, ok := d.media.negotiate(r, aggregatedRestrictions{}); ok && opts.convert != nil {
+	if opts, _, _, ok := d.media.negotiate(r, aggregatedRestrictions{}); ok && opts.Convert != nil {
 		// aggregated.ServeHTTPWithETag sets Cache-Control: public.
 		d.media.serve(w, r, d.aggregated, aggregatedRestrictions{}, "public")
 		return
 	}
-	d.media.serve(w, r, d.apis, defaultRestrictions{}, noCache)
+	d.media.serve(w, r, d.apis, negotiation.Default{}, noCache)
 }
 
 // aggregatedRestrictions is aggregated.DiscoveryEndpointRestrictions: only
 // the conversion to the aggregated discovery list is allowed.
 type aggregatedRestrictions struct{}
 
-func (aggregatedRestrictions) allowsMediaTypeTransform(_, _ string, gvk *schema.GroupVersionKind) bool {
+func (aggregatedRestrictions) AllowsMediaTypeTransform(_, _ string, gvk *schema.GroupVersionKind) bool {
 	return gvk != nil && *gvk == aggregatedGVK
 }
-func (aggregatedRestrictions) allowsServerVersion(string) bool  { return false }
-func (aggregatedRestrictions) allowsStreamSchema(s string) bool { return s == "watch" }
+func (aggregatedRestrictions) AllowsServerVersion(string) bool  { return false }
+func (aggregatedRestrictions) AllowsStreamSchema(s string) bool { return s == "watch" }

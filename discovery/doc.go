@@ -68,6 +68,30 @@
 // "public" on aggregated discovery, as in Kubernetes, and "no-cache, private"
 // elsewhere (kube-apiserver's WithCacheControl filter).
 //
+// # Verbs and printer columns
+//
+// The declaration also decides what the server's resource handlers are asked
+// to serve. Behind the chain (which puts Kubernetes' RequestInfo in the
+// context), Handler checks every resource request for a declared resource or
+// subresource: a verb the declaration does not list gets the 405
+// MethodNotSupported Status kube-apiserver answers for a
+// CustomResourceDefinition (`update is not supported on resources of kind
+// "widgets.demo.aggauth.io"`), before next runs. So a list handler never sees
+// ?watch=true unless watch is declared (watch is its own verb), and PUT on a
+// read-only resource is a 405, not the router's 404. A declared request goes
+// to next with its Endpoint in the context (EndpointFrom): the kinds and the
+// printer columns the objects package writes Tables and lists with.
+// Requests for undeclared resources or subresources, in a scope that does
+// not match the resource's, and requests without a RequestInfo (Handler
+// placed before the chain) go to next unchanged.
+//
+// Resource.Columns are a CustomResourceDefinition's additionalPrinterColumns,
+// with its validation in New (and a JSONPath that must parse, without range
+// or end). A Table has a Name column, then the declared columns, or an Age
+// column when none is declared; cells are evaluated as kube-apiserver's
+// CustomResourceDefinition table convertor evaluates them (the tests compare
+// both on the same objects).
+//
 // # Where it differs from Kubernetes
 //
 //   - /apis has no serverAddressByClientCIDRs: kube-apiserver fills it from
@@ -86,6 +110,15 @@
 //     body) and a 406 from the OpenAPI handlers has a Status body.
 //   - Responses are not gzip-compressed: put a compression middleware in
 //     front if the documents are large.
+//   - Only the first 64 clauses of an Accept header are read (Kubernetes
+//     sorts all of them, however many).
+//   - An undeclared verb is refused as a CustomResourceDefinition's is (405
+//     MethodNotSupported, no Allow header). A generic apiserver's go-restful
+//     routes answer it with 405 MethodNotAllowed and an Allow header where
+//     another method has a route at the path, and 404 where none has; only
+//     a watch on a resource that cannot watch gets MethodNotSupported there.
+//   - A column whose JSONPath does not parse is refused by New; kube-apiserver
+//     accepts the CustomResourceDefinition and prints Name and Age instead.
 //
 // # Authorization
 //

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+
+	"github.com/aggauth/aggauth/internal/negotiation"
 )
 
 // media holds the serializers discovery documents are written with: those of
@@ -31,7 +33,7 @@ func newMedia() (*media, error) {
 	}
 	m := &media{codecs: serializer.NewCodecFactory(scheme)}
 	m.infos = m.codecs.SupportedMediaTypes()
-	m.supported = mediaTypes(m.infos)
+	m.supported = negotiation.MediaTypes(m.infos)
 	return m, nil
 }
 
@@ -70,39 +72,17 @@ func (m *media) newDocument(obj runtime.Object, etagOf any) (*document, error) {
 // negotiate picks the media type for r, as
 // k8s.io/apiserver/pkg/endpoints/handlers/negotiation.NegotiateOutputMediaType
 // does: the index in m.infos and whether to pretty-print.
-func (m *media) negotiate(r *http.Request, restrictions endpointRestrictions) (opts mediaTypeOptions, index int, pretty, ok bool) {
-	opts, ok = negotiateMediaType(r.Header.Get("Accept"), m.infos, restrictions)
-	if !ok {
-		return opts, 0, false, false
-	}
-	for i := range m.infos {
-		if m.infos[i].MediaType == opts.accepted.MediaType {
-			index = i
-		}
-	}
-	pretty = (opts.pretty || prettyPrint(r)) && opts.accepted.PrettySerializer != nil
-	return opts, index, pretty, true
-}
-
-// prettyPrint is negotiation.isPrettyPrint: ?pretty=true, or a client that is
-// curl, wget or a browser.
-func prettyPrint(r *http.Request) bool {
-	if strings.Contains(r.URL.RawQuery, "pretty") {
-		if pp := r.URL.Query().Get("pretty"); pp != "" {
-			pretty, _ := strconv.ParseBool(pp)
-			return pretty
-		}
-	}
-	ua := r.UserAgent()
-	return strings.HasPrefix(ua, "curl") || strings.HasPrefix(ua, "Wget") || strings.HasPrefix(ua, "Mozilla/5.0")
+func (m *media) negotiate(r *http.Request, restrictions negotiation.Restrictions) (opts negotiation.Options, index int, pretty, ok bool) {
+	opts, pretty, ok = negotiation.Output(r, m.infos, restrictions)
+	return opts, opts.Index, pretty, ok
 }
 
 // serve writes doc in the media type r asks for, with its ETag, or 304 when
 // r's If-None-Match has it, or a 406 Status when no media type suits.
-func (m *media) serve(w http.ResponseWriter, r *http.Request, doc *document, restrictions endpointRestrictions, cacheControl string) {
+func (m *media) serve(w http.ResponseWriter, r *http.Request, doc *document, restrictions negotiation.Restrictions, cacheControl string) {
 	_, i, pretty, ok := m.negotiate(r, restrictions)
 	if !ok {
-		writeRawJSON(w, notAcceptable(m.supported))
+		writeRawJSON(w, negotiation.NotAcceptable(m.supported))
 		return
 	}
 	h := w.Header()

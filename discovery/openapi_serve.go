@@ -16,6 +16,8 @@ import (
 	"k8s.io/kube-openapi/pkg/handler3"
 	"k8s.io/kube-openapi/pkg/openapiconv"
 	"k8s.io/kube-openapi/pkg/validation/spec"
+
+	"github.com/aggauth/aggauth/internal/negotiation"
 )
 
 // openAPI holds the OpenAPI documents, encoded once.
@@ -181,5 +183,5 @@ func (d *Discovery) serveOpenAPI(w http.ResponseWriter, r *http.Request, doc *op
 		}
 	}
 	accepted := []string{"application/json", "application/" + protoTypes[1]}
-	writeRawJSON(w, notAcceptable(accepted))
+	writeRawJSON(w, negotiation.NotAcceptable(accepted))
 }

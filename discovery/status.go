@@ -8,6 +8,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/aggauth/aggauth/internal/negotiation"
 )
 
 // noCache is the Cache-Control kube-apiserver's WithCacheControl filter sets
@@ -23,6 +26,15 @@ func notFound() *metav1.Status {
 // methodNotAllowed is its Status for a method without a route.
 func methodNotAllowed() *metav1.Status {
 	return statusOf(apierrors.NewGenericServerResponse(http.StatusMethodNotAllowed, "", schema.GroupResource{}, "", "", 0, false))
+}
+
+// methodNotSupported is the Status kube-apiserver's CustomResourceDefinition
+// handler answers a verb it does not serve with (serveResource, serveStatus,
+// serveScale), as handlers.ListResource answers a watch on a storage that
+// cannot watch.
+func methodNotSupported(info *request.RequestInfo) *metav1.Status {
+	gr := schema.GroupResource{Group: info.APIGroup, Resource: info.Resource}
+	return statusOf(apierrors.NewMethodNotSupported(gr, info.Verb))
 }
 
 // statusOf completes err's Status as responsewriters.ErrorToAPIStatus does.
@@ -42,7 +54,7 @@ func statusOf(err apierrors.APIStatus) *metav1.Status {
 // writeStatus writes status in the media type r asks for, as
 // responsewriters.ErrorNegotiated does: indented JSON when none suits.
 func (m *media) writeStatus(w http.ResponseWriter, r *http.Request, status *metav1.Status) {
-	_, i, pretty, ok := m.negotiate(r, defaultRestrictions{})
+	_, i, pretty, ok := m.negotiate(r, negotiation.Default{})
 	if !ok {
 		writeRawJSON(w, status)
 		return

@@ -88,6 +88,7 @@ func validateResource(p *field.Path, r *Resource) field.ErrorList {
 	errs = append(errs, validateList(p.Child("shortNames"), r.ShortNames, validation.IsDNS1123Label)...)
 	errs = append(errs, validateList(p.Child("categories"), r.Categories, validation.IsDNS1123Label)...)
 	errs = append(errs, validateSchema(p.Child("schema"), r.Schema)...)
+	errs = append(errs, validateColumns(p.Child("columns"), r.Columns)...)
 	seen := sets.New[string]()
 	for i := range r.Subresources {
 		s := &r.Subresources[i]
