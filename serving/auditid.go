@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/google/uuid"
+
+	"github.com/aggauth/aggauth/pipeline"
 )
 
 // HeaderAuditID is the header that carries a request's audit ID, both ways.
@@ -17,24 +19,13 @@ const MaxAuditIDLength = 64
 // generic apiserver's WithAuditInit: the request's Audit-ID header (which
 // kube-apiserver's aggregator forwards, so that both audit logs agree) or,
 // when absent, a new random UUID. The ID is echoed in the Audit-ID response
-// header unless the handler chain already set one, and read with AuditIDFrom.
+// header when the response starts, unless the handler set one, and read with
+// AuditIDFrom.
 //
 // Unlike Kubernetes, the client's value is bounded: cut to MaxAuditIDLength
 // bytes, and replaced with a new UUID when it holds anything but printable
 // ASCII.
-func AuditID() func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s := new(requestState)
-			if prev := stateFrom(r.Context()); prev != nil {
-				*s = *prev
-			}
-			s.auditID = auditIDOf(r)
-			echoAuditID(w, s.auditID)
-			next.ServeHTTP(w, withState(r, s))
-		})
-	}
-}
+func AuditID() func(http.Handler) http.Handler { return pipeline.Handler(auditIDStep{}) }
 
 // auditIDOf returns the audit ID of r: its bounded Audit-ID header, or a new
 // UUID.
@@ -60,9 +51,3 @@ func auditIDOf(r *http.Request) string {
 
 // auditIDKey is HeaderAuditID in canonical form.
 var auditIDKey = http.CanonicalHeaderKey(HeaderAuditID)
-
-func echoAuditID(w http.ResponseWriter, id string) {
-	if h := w.Header(); len(h[auditIDKey]) == 0 || h[auditIDKey][0] == "" {
-		h[auditIDKey] = []string{id}
-	}
-}

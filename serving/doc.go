@@ -45,11 +45,14 @@
 //
 // # Request path
 //
-// The Server runs, outermost first, in Kubernetes' order: AuditID (with the
-// request's RequestInfo, resolved once), its metrics, Recover, the shutdown
-// answers, CacheControl, Goaway, the in-flight tracking, Timeout, Warnings,
-// then the handler. Each filter is also exported, a func(http.Handler)
-// http.Handler, for servers of their own.
+// The Server runs one pipeline (package pipeline) from the socket to the
+// handler, outermost first in Kubernetes' order: AuditID, the request's
+// RequestInfo (resolved once for every step and the handler), its metrics,
+// Recover, the shutdown answers, CacheControl, Goaway, the in-flight
+// tracking, Warnings, Timeout, then, when the handler is the chain's (its
+// Handler is a pipeline), the chain's steps, and the handler. Every step
+// shares the request's one state and one writer. Each filter is also
+// exported, a func(http.Handler) http.Handler, for servers of their own.
 //
 // Long-running requests are watches (and /debug/pprof/ paths), as in the
 // generic apiserver, plus what Options.LongRunning reports: they have no

@@ -4,10 +4,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/aggauth/aggauth/pipeline"
 )
 
 // latencyBuckets are the buckets of Kubernetes' apiserver_request_duration_seconds.
@@ -22,6 +25,9 @@ type metrics struct {
 	requests *prometheus.CounterVec   // {verb, code}
 	aborts   *prometheus.CounterVec   // {verb}
 	latency  *prometheus.HistogramVec // {verb}
+
+	counters   [len(metricVerbs)][len(metricCodes)]atomic.Pointer[prometheus.Counter]
+	histograms [len(metricVerbs)]atomic.Pointer[prometheus.Observer]
 }
 
 func newMetrics() *metrics {
@@ -45,31 +51,91 @@ func (m *metrics) collectors() []prometheus.Collector {
 
 // handler counts and times each request. longRunning requests are counted,
 // not timed.
-func (m *metrics) handler(longRunning request.LongRunningRequestCheck, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := requestInfoOf(r)
-		verb := metricVerb(r, info)
-		timed := !isLongRunning(longRunning, r, info)
-		rw := recordingWriter(w)
-		start := time.Now()
-		completed := false
-		defer func() {
-			if !completed { // a panic is going up to net/http: an abort
-				m.aborts.WithLabelValues(verb).Inc()
-				return
-			}
-			code := rw.code
-			if code == 0 {
-				code = http.StatusOK
-			}
-			m.requests.WithLabelValues(verb, codeLabel(code)).Inc()
-			if timed {
-				m.latency.WithLabelValues(verb).Observe(time.Since(start).Seconds())
-			}
-		}()
-		next.ServeHTTP(rw, r)
-		completed = true
-	})
+// metricsStep records every request in m at its end, as the generic
+// apiserver's latency trackers and request metrics: requests by verb and
+// code, the latency of those that are not long-running, and the responses
+// aborted (a panic after the response started).
+type metricsStep struct{ m *metrics }
+
+// verbKey holds, in a request's state, the index of its metric verb in
+// metricVerbs: read from the request before the handler, which may change the
+// request's headers (even after a timeout, on its own goroutine).
+type verbKey struct{}
+
+func (metricsStep) Serve(_ http.ResponseWriter, r *http.Request, s *pipeline.State) *http.Request {
+	s.WithValue(verbKey{}, verbIndex(metricVerb(r, requestInfoOf(r, s))))
+	return r
+}
+
+func (st metricsStep) Finish(s *pipeline.State) {
+	verb := metricVerbs[s.Value(verbKey{}).(int)]
+	w := s.Writer()
+	if p, _ := s.Panic(); p != nil && (p == http.ErrAbortHandler || w.Aborted()) {
+		st.m.aborts.WithLabelValues(verb).Inc()
+		return
+	}
+	code := w.Code()
+	if code == 0 {
+		code = http.StatusOK
+	}
+	st.m.requestsFor(verb, code).Inc()
+	if !s.LongRunning {
+		st.m.latencyFor(verb).Observe(time.Since(s.Received).Seconds())
+	}
+}
+
+// requestsFor returns the counter of verb and code, from a table filled on
+// first use for the verbs of metricVerb and the usual codes (a label lookup
+// hashes its values: about 100 ns a request).
+func (m *metrics) requestsFor(verb string, code int) prometheus.Counter {
+	v, c := verbIndex(verb), codeIndex(code)
+	if c < 0 {
+		return m.requests.WithLabelValues(verb, codeLabel(code))
+	}
+	slot := &m.counters[v][c]
+	if ctr := slot.Load(); ctr != nil {
+		return *ctr
+	}
+	ctr := m.requests.WithLabelValues(verb, codeLabel(code))
+	slot.Store(&ctr)
+	return ctr
+}
+
+// latencyFor returns the histogram of verb, from a table as requestsFor.
+func (m *metrics) latencyFor(verb string) prometheus.Observer {
+	slot := &m.histograms[verbIndex(verb)]
+	if h := slot.Load(); h != nil {
+		return *h
+	}
+	h := m.latency.WithLabelValues(verb)
+	slot.Store(&h)
+	return h
+}
+
+// metricVerbs are the verbs metricVerb returns, indexed for the tables.
+var metricVerbs = [...]string{"GET", "LIST", "WATCH", "POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION",
+	"HEAD", "OPTIONS", "CONNECT", "OTHER"}
+
+// verbIndex returns the index of verb, one of metricVerbs.
+func verbIndex(verb string) int {
+	for i, v := range metricVerbs {
+		if v == verb {
+			return i
+		}
+	}
+	panic("serving: unknown metric verb " + verb)
+}
+
+// metricCodes are the codes with a slot in the tables.
+var metricCodes = [...]int{200, 201, 304, 400, 401, 403, 404, 429, 500, 503, 504}
+
+func codeIndex(code int) int {
+	for i, c := range metricCodes {
+		if c == code {
+			return i
+		}
+	}
+	return -1
 }
 
 // metricVerb is Kubernetes' verb label (metrics.go cleanVerb): LIST, WATCH,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aggauth/aggauth/internal/httpserver"
 	"github.com/aggauth/aggauth/internal/logs"
+	"github.com/aggauth/aggauth/pipeline"
 )
 
 // Server serves an extension apiserver's handler over HTTPS as the generic
@@ -98,34 +99,36 @@ func addrOf(ln net.Listener) (*net.TCPAddr, bool) {
 	return a, ok
 }
 
-// buildHandler wraps handler with the filters, outermost first in the
-// generic apiserver's order (DefaultBuildHandlerChain): audit ID and
-// RequestInfo, metrics, panic recovery, shutdown answers, Cache-Control,
-// GOAWAY, in-flight tracking, timeout, warnings. The metrics come before the
+// buildHandler composes the Server's steps in front of handler, outermost
+// first in the generic apiserver's order (DefaultBuildHandlerChain): audit ID
+// and RequestInfo, metrics, panic recovery, shutdown answers, Cache-Control,
+// GOAWAY, in-flight tracking, warnings, timeout. The metrics come before the
 // panic recovery (Kubernetes' latency trackers come after) so that a panic is
-// counted as the 500 it becomes.
+// counted as the 500 it becomes. When handler is a pipeline (the chain's
+// Handler), its steps join the Server's: one pipeline from the socket to the
+// handler, with one request state and one writer.
 func (s *Server) buildHandler(handler http.Handler) http.Handler {
 	o := s.opts
-	h := Warnings()(handler)
-	h = Timeout(o.RequestTimeout, o.LongRunning, o.Logger)(h)
-	h = s.track(h)
-	if !o.DisableHTTP2 {
-		h = Goaway(o.GoawayChance, o.LongRunning)(h)
+	steps := []pipeline.Step{
+		auditIDStep{},
+		requestStep{o.LongRunning},
+		metricsStep{s.metrics},
+		newRecover(o.Logger),
+		lifecycle{s},
+		cacheControl{},
 	}
-	h = CacheControl()(h)
-	h = s.lifecycle(h)
-	h = Recover(o.Logger)(h)
-	h = s.metrics.handler(o.LongRunning, h)
-	return front(h)
-}
-
-// front starts the request's state: its audit ID and RequestInfo.
-func front(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &requestState{auditID: auditIDOf(r), info: requestInfoOf(r)}
-		echoAuditID(w, st.auditID)
-		next.ServeHTTP(w, withState(r, st))
-	})
+	if !o.DisableHTTP2 && o.GoawayChance > 0 {
+		steps = append(steps, goaway{o.GoawayChance})
+	}
+	// The warning recorder before the timeout (Kubernetes has it after): its
+	// writes go to the timeout's writer all the same, and no step after the
+	// timeout publishes a value the steps before it read concurrently.
+	steps = append(steps, track{s}, warningsStep{}, newTimeout(o.RequestTimeout, o.Logger))
+	if p, ok := handler.(*pipeline.Pipeline); ok {
+		steps = append(steps, p.Steps()...)
+		handler = p.Next()
+	}
+	return pipeline.New(handler, steps...)
 }
 
 func (s *Server) newHTTPServer(tlsCfg *tls.Config, h http.Handler) *http.Server {

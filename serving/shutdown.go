@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aggauth/aggauth/internal/retryafter"
-	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/pipeline"
+	"github.com/aggauth/aggauth/status"
 )
 
 // The phases of a Server's life.
@@ -31,20 +31,20 @@ var errShuttingDown = errors.New("shutting down")
 var (
 	// notReady is /readyz's answer once shutdown started, in the format of the
 	// chain's failed ready checks (a check named "shutdown").
-	notReady = retryafter.Unavailable("not ready: shutdown: "+errShuttingDown.Error(), 0)
+	notReady = status.Unavailable("not ready: shutdown: "+errShuttingDown.Error(), 0)
 	// retryLater is kube-apiserver's answer, with --shutdown-send-retry-after,
 	// to a request that comes when the server no longer takes any
 	// (WithRetryAfter), as a Status.
-	retryLater = retryafter.TooManyRequests("The apiserver is shutting down, please try again later.", 5*time.Second)
+	retryLater = status.TooManyRequests("The apiserver is shutting down, please try again later.", 5*time.Second)
 	// shuttingDown is kube-apiserver's answer to a request that comes too late
 	// for the requests in flight to include it (WithWaitGroup).
-	shuttingDown = retryafter.Unavailable("apiserver is shutting down", time.Second)
+	shuttingDown = status.Unavailable("apiserver is shutting down", time.Second)
 )
 
 // Ready returns nil until the server starts shutting down, then an error:
 // /readyz then answers 503 through the Server (which answers it before the
-// handler). It fits a middleware.ReadyCheck named "shutdown", for a /readyz
-// served elsewhere.
+// handler). It fits a ready check named "shutdown", for a /readyz served
+// elsewhere.
 func (s *Server) Ready() error {
 	if s.phase.Load() != phaseServing {
 		return errShuttingDown
@@ -94,20 +94,20 @@ func (s *Server) sleep(d time.Duration, done <-chan struct{}) {
 // lifecycle answers /readyz once shutdown started, and, with
 // ShutdownSendRetryAfter, every request but the health and metrics ones once
 // the server no longer takes requests.
-func (s *Server) lifecycle(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch phase := s.phase.Load(); {
-		case phase == phaseServing:
-		case r.URL.Path == "/readyz":
-			middleware.WriteStatus(w, notReady)
-			return
-		case phase == phaseDraining && s.opts.ShutdownSendRetryAfter && !exemptFromRetryAfter(r):
-			w.Header().Set("Connection", "close")
-			middleware.WriteStatus(w, retryLater)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+type lifecycle struct{ s *Server }
+
+func (l lifecycle) Serve(w http.ResponseWriter, r *http.Request, _ *pipeline.State) *http.Request {
+	switch phase := l.s.phase.Load(); {
+	case phase == phaseServing:
+	case r.URL.Path == "/readyz":
+		status.Write(w, notReady)
+		return nil
+	case phase == phaseDraining && l.s.opts.ShutdownSendRetryAfter && !exemptFromRetryAfter(r):
+		w.Header().Set("Connection", "close")
+		status.Write(w, retryLater)
+		return nil
+	}
+	return r
 }
 
 // exemptFromRetryAfter reports whether r is still served once the server no
@@ -127,25 +127,46 @@ func exemptFromRetryAfter(r *http.Request) bool {
 // long-running ones with a context that ends when the server stops taking
 // requests. A request that comes too late to be counted gets 503 with
 // Retry-After, as in Kubernetes' WithWaitGroup.
-func (s *Server) track(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isLongRunning(s.opts.LongRunning, r, requestInfoOf(r)) {
-			ctx, cancel := context.WithCancel(r.Context())
-			defer cancel()
-			defer context.AfterFunc(s.draining, cancel)()
-			next.ServeHTTP(w, r.WithContext(ctx))
-			return
+type track struct{ s *Server }
+
+// cancelKey holds, in the state of a long-running request, what Finish
+// releases.
+type cancelKey struct{}
+
+type cancels struct {
+	cancel context.CancelFunc
+	stop   func() bool
+}
+
+func (t track) Serve(w http.ResponseWriter, r *http.Request, s *pipeline.State) *http.Request {
+	if s.LongRunning {
+		ctx, cancel := context.WithCancel(s.Parent())
+		s.SetParent(ctx)
+		s.WithValue(cancelKey{}, &cancels{cancel, context.AfterFunc(t.s.draining, cancel)})
+		return r
+	}
+	if !t.s.inflight.add() {
+		if !exemptFromRetryAfter(r) {
+			status.Write(w, shuttingDown)
+			return nil
 		}
-		if !s.inflight.add() {
-			if !exemptFromRetryAfter(r) {
-				middleware.WriteStatus(w, shuttingDown)
-				return
-			}
-		} else {
-			defer s.inflight.done()
-		}
-		next.ServeHTTP(w, r)
-	})
+		s.WithValue(cancelKey{}, untracked)
+	}
+	return r
+}
+
+// untracked marks a request served while draining without being counted.
+var untracked = &cancels{}
+
+func (t track) Finish(s *pipeline.State) {
+	switch c, _ := s.Value(cancelKey{}).(*cancels); {
+	case c == untracked:
+	case c != nil:
+		c.stop()
+		c.cancel()
+	default:
+		t.s.inflight.done()
+	}
 }
 
 // inflight counts requests, as Kubernetes' SafeWaitGroup: once closed it

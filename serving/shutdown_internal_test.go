@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
 
+	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/requestinfo"
 )
 
@@ -49,7 +51,7 @@ func TestRetryAfterMatchesKubernetes(t *testing.T) {
 	closed := make(chan struct{})
 	close(closed)
 	theirs := genericfilters.WithRetryAfter(okHandler, closed)
-	ours := drainingServer(true).lifecycle(okHandler)
+	ours := pipeline.New(okHandler, lifecycle{drainingServer(true)})
 	for _, path := range shutdownPaths {
 		k, o := serveRec(theirs, path), serveRec(ours, path)
 		assert.Equal(t, k.Code, o.Code, path)
@@ -73,7 +75,7 @@ func TestWaitGroupMatchesKubernetes(t *testing.T) {
 	wg.Wait()
 	lr := genericfilters.BasicLongRunningRequestCheck(sets.NewString("watch"), sets.NewString())
 	theirs := genericapifilters.WithRequestInfo(genericfilters.WithWaitGroup(okHandler, lr, &wg), requestinfo.Resolver{})
-	ours := drainingServer(false).track(okHandler)
+	ours := pipeline.New(okHandler, requestStep{}, track{drainingServer(false)})
 	for _, path := range append(shutdownPaths, "/apis/g/v1/things?watch=true") {
 		k, o := serveRec(theirs, path), serveRec(ours, path)
 		assert.Equal(t, k.Code, o.Code, path)
@@ -144,4 +146,16 @@ func TestInflight(t *testing.T) {
 	empty.drained = make(chan struct{})
 	empty.close()
 	<-empty.drained
+}
+
+// resolve is the RequestInfo the Server's steps see for r.
+func resolve(r *http.Request) *request.RequestInfo {
+	var info *request.RequestInfo
+	pipeline.New(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		info, _ = request.RequestInfoFrom(r.Context())
+	}), requestStep{}).ServeHTTP(httptest.NewRecorder(), r)
+	if info == nil { // unresolvable: the fallback requestInfoOf gives the steps
+		info = &request.RequestInfo{Path: r.URL.Path, Verb: strings.ToLower(r.Method)}
+	}
+	return info
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
 	"time"
 
@@ -13,13 +12,9 @@ import (
 
 	"github.com/aggauth/aggauth/internal/logs"
 	"github.com/aggauth/aggauth/internal/reqattr"
-	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/pipeline"
+	"github.com/aggauth/aggauth/status"
 )
-
-// timedOut is the generic apiserver's answer when a request's time is up
-// (WithTimeoutForNonLongRunningRequests): 504 Timeout, "Timeout: request did
-// not complete within the allotted timeout".
-var timedOut = apierrors.NewTimeoutError("request did not complete within the allotted timeout", 0)
 
 // invalidTimeoutInURL starts the message of a 400 for a malformed ?timeout=.
 const invalidTimeoutInURL = "invalid timeout specified in the request URL"
@@ -32,8 +27,9 @@ const invalidTimeoutInURL = "invalid timeout specified in the request URL"
 //     parses it) when it is positive and shorter than bound, else bound
 //     (DefaultRequestTimeout when bound is not positive); a malformed one is a
 //     400 BadRequest Status;
-//   - the handler runs with a context that ends then, on a goroutine
-//     of its own, with a copy of the request;
+//   - the handler runs with a context that ends then, on another goroutine
+//     (taken from a pool of idle ones: a goroutine's creation and the growth
+//     of its stack are paid once, not per request);
 //   - when the time is up (or the client goes away) before the handler is
 //     done, the client gets a 504 Timeout Status at once, if nothing was
 //     written yet, or else a reset stream (a closed connection over
@@ -43,29 +39,55 @@ const invalidTimeoutInURL = "invalid timeout specified in the request URL"
 //     panic it raises afterwards is logged to logger (slog.Default() when
 //     nil), rate-limited.
 //
-// Long-running requests (watches, /debug/pprof/ paths, and those longRunning
-// reports) pass through untouched. A panic of the handler in time is raised
-// again on the request's goroutine, for Recover.
+// The handler gets a header map of its own, copied to the response when it
+// starts; the request and its header map are shared with the filters before
+// Timeout, as in Kubernetes. Long-running requests (watches, /debug/pprof/
+// paths, and those longRunning reports) pass through untouched. A panic of
+// the handler in time is answered as Recover answers it.
 func Timeout(bound time.Duration, longRunning request.LongRunningRequestCheck, logger *slog.Logger) func(http.Handler) http.Handler {
+	return pipeline.Handler(requestStep{longRunning}, newTimeout(bound, logger))
+}
+
+func newTimeout(bound time.Duration, logger *slog.Logger) timeoutStep {
 	if bound <= 0 {
 		bound = DefaultRequestTimeout
 	}
-	log := logs.NewLimited(logger)
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if isLongRunning(longRunning, r, requestInfoOf(r)) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			d, err := requestTimeout(r, bound)
-			if err != nil {
-				middleware.WriteStatus(w, apierrors.NewBadRequest(err.Error()))
-				return
-			}
-			ctx, cancel := context.WithTimeout(r.Context(), d)
-			defer cancel()
-			serveWithTimeout(ctx, w, r, next, log)
-		})
+	return timeoutStep{bound: bound, log: logs.NewLimited(logger)}
+}
+
+// timeoutStep is Timeout as a pipeline.Runner.
+type timeoutStep struct {
+	bound time.Duration
+	log   *logs.Limited
+}
+
+// Serve is not called: the pipeline calls Run.
+func (timeoutStep) Serve(_ http.ResponseWriter, r *http.Request, _ *pipeline.State) *http.Request { return r }
+
+// Run runs rest on a worker goroutine within the request's time.
+func (t timeoutStep) Run(w http.ResponseWriter, r *http.Request, s *pipeline.State, rest func(http.ResponseWriter, *http.Request)) {
+	if s.LongRunning {
+		rest(w, r)
+		return
+	}
+	d, err := requestTimeout(r, t.bound)
+	if err != nil {
+		status.Write(w, apierrors.NewBadRequest(err.Error()))
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.Parent(), d)
+	defer cancel()
+	s.SetParent(ctx)
+	sw := s.Writer()
+	sw.Bound(ctx)
+	wk := workers.get()
+	wk.jobs <- job{w: w, r: r, s: s, rest: rest, log: t.log}
+	select {
+	case <-wk.done:
+	case <-ctx.Done():
+		if !sw.Expire() {
+			<-wk.done // the handler had returned already
+		}
 	}
 }
 
@@ -88,72 +110,31 @@ func requestTimeout(r *http.Request, bound time.Duration) (time.Duration, error)
 	return bound, nil
 }
 
-// serveWithTimeout runs next on its own goroutine with a copy of r bound to
-// ctx, and answers 504 if ctx ends first.
-func serveWithTimeout(ctx context.Context, w http.ResponseWriter, r *http.Request, next http.Handler, log *logs.Limited) {
-	tw := newTimeoutWriter(ctx, w)
-	tw.done = make(chan any, 1) // the goroutine never waits for a reader
-	go tw.serve(ctx, requestCopy(ctx, r), next, log)
-	select {
-	case p := <-tw.done:
-		if p != nil {
-			panic(p)
-		}
-	case <-ctx.Done():
-		if tw.timeout() {
-			return
-		}
-		if p := <-tw.done; p != nil { // the handler had returned already
-			panic(p)
-		}
-	}
+// job is the rest of one request, for a worker.
+type job struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	s    *pipeline.State
+	rest func(http.ResponseWriter, *http.Request)
+	log  *logs.Limited
 }
 
-// serve runs next with rc, on the goroutine of its own, and reports its end
-// (nil, or its panic) on tw.done.
-func (tw *timeoutWriter) serve(ctx context.Context, rc *http.Request, next http.Handler, log *logs.Limited) {
-	var p any
-	defer func() {
-		if p = recover(); p != nil && p != http.ErrAbortHandler {
-			p = &handlerPanic{value: p, stack: currentStack()}
-		}
-		if late := tw.finish(p == nil); late {
-			// The 504 was sent: a panic now is logged here, not raised
-			// again on the request's goroutine.
-			if p != nil && p != http.ErrAbortHandler {
-				logLatePanic(log, rc, p)
-			}
-			p = nil
-		}
-		tw.done <- p
-	}()
-	next.ServeHTTP(tw, rc)
+// run runs the rest of the request, then settles its end with the request's
+// goroutine: it reports false when that goroutine answered 504 meanwhile
+// (and no longer waits).
+func (j job) run() (inTime bool) {
+	j.rest(j.w, j.r) // the pipeline recovers and records a panic
+	p, _ := j.s.Panic()
+	late := j.s.Writer().Finish(p == nil)
+	if late && p != nil && p != http.ErrAbortHandler {
+		logLatePanic(j.log, j.s)
+	}
+	return !late
 }
 
-// requestCopy returns a copy of r bound to ctx that the handler may change
-// (it may still run after its request timed out) without changing r, which
-// net/http and the filters before Timeout read meanwhile: the Request, its URL
-// and its header maps are copied. Header values are shared, as http.Header's
-// methods replace or extend a value slice, never change its elements, and so
-// are the body (which no copy makes safe to read from two goroutines) and the
-// parsed forms (r.Clone would copy them; nothing before Timeout parses them).
-func requestCopy(ctx context.Context, r *http.Request) *http.Request {
-	rc := r.WithContext(ctx)
-	if r.URL != nil {
-		u := *r.URL
-		rc.URL = &u
-	}
-	if r.Header != nil {
-		rc.Header = maps.Clone(r.Header)
-	}
-	if r.Trailer != nil {
-		rc.Trailer = maps.Clone(r.Trailer)
-	}
-	return rc
-}
-
-func logLatePanic(log *logs.Limited, r *http.Request, p any) {
-	value, stack := panicDetails(p)
+func logLatePanic(log *logs.Limited, s *pipeline.State) {
+	value, stack := s.Panic()
+	r := s.Request()
 	log.Log(slog.LevelError, "handler panicked after its request timed out", "method", logs.Cut(r.Method, logs.MaxQuoted),
 		"path", logs.Cut(r.URL.Path, logs.MaxQuoted), "panic", logs.Cut(fmt.Sprint(value), logs.MaxQuotedError), "stack", string(stack))
 }

@@ -1,12 +1,15 @@
 package serving
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"unicode/utf8"
 
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apiserver/pkg/warning"
+
+	"github.com/aggauth/aggauth/pipeline"
 )
 
 // Bounds of the warnings of one response, Kubernetes' own
@@ -29,14 +32,33 @@ const (
 // further warnings are dropped. Warnings added after the response has started
 // are lost. Install it inside Timeout, as Kubernetes does, so that a late
 // warning never races with the response.
-func Warnings() func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rec := &recorder{writer: w}
-			next.ServeHTTP(w, r.WithContext(warning.WithWarningRecorder(r.Context(), rec)))
-		})
-	}
+func Warnings() func(http.Handler) http.Handler { return pipeline.Handler(warningsStep{}) }
+
+// warningsStep publishes a recorder of the request's warnings in its context.
+type warningsStep struct{}
+
+func (warningsStep) Serve(_ http.ResponseWriter, r *http.Request, s *pipeline.State) *http.Request {
+	s.WithValue(warningRecorderKey, &recorder{writer: s.Writer()})
+	return r
 }
+
+// warningRecorderKey is k8s.io/apiserver/pkg/warning's context key of the
+// recorder, found once by probing warning.AddWarning (the key is unexported).
+var warningRecorderKey = func() any {
+	p := &keyProbe{Context: context.Background()}
+	warning.AddWarning(p, "", "probe")
+	if p.key == nil {
+		panic("serving: cannot find k8s.io/apiserver's warning recorder context key")
+	}
+	return p.key
+}()
+
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any { p.key = key; return nil }
 
 type recordedWarning struct{ agent, text string }
 

@@ -1,0 +1,141 @@
+package pipeline
+
+import (
+	"net/http"
+)
+
+// Step is one step of a Pipeline: serving's filters (audit ID, metrics,
+// shutdown answers, timeout ...) and the chain's (authentication,
+// authorization, admission ...) are all Steps.
+type Step interface {
+	// Serve runs the step before the handler, on the request r whose state
+	// is s. It returns the request the next steps and the handler get (r
+	// itself, unless the step had to change it), or nil when it answered the
+	// request on w itself: the later steps and the handler then do not run.
+	Serve(w http.ResponseWriter, r *http.Request, s *State) *http.Request
+}
+
+// Finisher is a Step that also runs once the request is over, when its Serve
+// passed the request on: after the handler returned, after a later step
+// answered, or after a panic (with s.Panic set and, when nothing was written
+// yet, the 500 the Pipeline answered in the Writer). Finishers run innermost
+// first, on the goroutine that ran the step. A step that holds something for
+// the request (a slot, a count) releases it here.
+type Finisher interface {
+	Step
+	Finish(s *State)
+}
+
+// Runner is a Step that runs the rest of the pipeline (the later steps and
+// the handler) itself, instead of returning to the Pipeline: the timeout,
+// which runs it on another goroutine and answers 504 when its time is up. It
+// must call rest at most once, with a request whose context is still s (or a
+// context over s).
+type Runner interface {
+	Step
+	Run(w http.ResponseWriter, r *http.Request, s *State, rest func(http.ResponseWriter, *http.Request))
+}
+
+// Pipeline composes steps and a handler once. It is an http.Handler: the
+// first pipeline a request meets makes its State and Writer, a pipeline
+// nested in it (a chain wrapped by a router that runs behind serving) joins
+// them, and every step runs on that one state.
+type Pipeline struct {
+	steps []Step
+	next  http.Handler
+	// index of each Runner in steps, and the continuation it gets
+	resume []func(http.ResponseWriter, *http.Request)
+	// finishers holds, for each step, whether it is a Finisher
+	finishers []Finisher
+}
+
+// New returns the pipeline of steps, in order, in front of next.
+func New(next http.Handler, steps ...Step) *Pipeline {
+	p := &Pipeline{next: next}
+	for _, st := range steps {
+		if st == nil {
+			continue
+		}
+		if inner, ok := st.(*Pipeline); ok { // flatten
+			p.steps = append(p.steps, inner.steps...)
+			continue
+		}
+		p.steps = append(p.steps, st)
+	}
+	p.resume = make([]func(http.ResponseWriter, *http.Request), len(p.steps))
+	p.finishers = make([]Finisher, len(p.steps))
+	for i, st := range p.steps {
+		if f, ok := st.(Finisher); ok {
+			p.finishers[i] = f
+		}
+		if _, ok := st.(Runner); ok {
+			p.resume[i] = func(w http.ResponseWriter, r *http.Request) { p.from(i+1, w, r, stateOf(r)) }
+		}
+	}
+	return p
+}
+
+// Steps returns the pipeline's steps, in order.
+func (p *Pipeline) Steps() []Step { return p.steps }
+
+// Next returns the handler behind the steps.
+func (p *Pipeline) Next() http.Handler { return p.next }
+
+// Serve runs p's steps and handler as a step of an enclosing pipeline.
+func (p *Pipeline) Serve(w http.ResponseWriter, r *http.Request, s *State) *http.Request {
+	p.from(0, w, r, s)
+	return nil
+}
+
+// ServeHTTP runs the steps, then the handler, on the request's state: a new
+// one, or the one of the pipeline p runs behind.
+func (p *Pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s := stateFrom(r.Context()); s != nil && s.joinable(w) {
+		p.from(0, w, r, s)
+		return
+	}
+	s := newState(w, r)
+	defer s.end()
+	p.from(0, &s.w, &s.req, s)
+}
+
+// from runs the steps from index i on, the handler, then the finishers of
+// those steps.
+func (p *Pipeline) from(i int, w http.ResponseWriter, r *http.Request, s *State) {
+	n := len(p.steps)
+	defer p.finish(i, s, &n)
+	for ; i < len(p.steps); i++ {
+		st := p.steps[i]
+		if run := p.resume[i]; run != nil {
+			n = i + 1
+			st.(Runner).Run(w, r, s, run)
+			return
+		}
+		if r = st.Serve(w, r, s); r == nil {
+			n = i // a step that answered holds nothing to finish
+			return
+		}
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+// finish runs the finishers of the steps from i to *n (those that ran),
+// innermost first, once the request is over, also after a panic.
+func (p *Pipeline) finish(i int, s *State, n *int) {
+	if r := recover(); r != nil {
+		s.panicked(r)
+	}
+	for j := *n - 1; j >= i; j-- {
+		if f := p.finishers[j]; f != nil {
+			f.Finish(s)
+		}
+	}
+}
+
+// Handler returns a func(http.Handler) http.Handler composing steps in front
+// of the next handler, for steps used as a middleware of their own. Such
+// middlewares nested in each other share one State, as steps of one Pipeline
+// do.
+func Handler(steps ...Step) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler { return New(next, steps...) }
+}
