@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/admission"
 )
 
@@ -46,23 +47,23 @@ func NewAdmission(opts AdmissionOptions) (*Admission, error) {
 }
 
 // Handler wraps next with the step. It is a func(http.Handler) http.Handler.
-func (a *Admission) Handler(next http.Handler) http.Handler { return handler(a, next) }
+func (a *Admission) Handler(next http.Handler) http.Handler { return pipeline.New(next, a) }
 
 // errNoRequestInfo answers a request that reached admission without its
 // attributes: the chain is wired wrongly.
 var errNoRequestInfo = apierrors.NewInternalError(errors.New(
 	"admission: no RequestInfo in the request context; the RequestAttributes step must run before admission"))
 
-func (a *Admission) serve(w http.ResponseWriter, r *http.Request, s *requestState) *http.Request {
-	if !s.resolved {
+func (a *Admission) Serve(w http.ResponseWriter, r *http.Request, s *pipeline.State) *http.Request {
+	attrs, resolved := s.Attributes()
+	if !resolved {
 		WriteStatus(w, errNoRequestInfo)
 		return nil
 	}
-	info := s.attrs.RequestInfo()
-	if !info.IsResourceRequest || s.attrs.IsReadOnly() {
+	if !attrs.IsResourceRequest() || attrs.IsReadOnly() {
 		return r
 	}
-	if err := a.check.Admit(r.Context(), &s.attrs); err != nil {
+	if err := a.check.Admit(r.Context(), attrs); err != nil {
 		WriteStatus(w, nameTheObject(r, err))
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/internal/logs"
 )
 
@@ -41,9 +42,9 @@ func NewRequestAttributes(RequestAttributesOptions) (*RequestAttributes, error) 
 }
 
 // Handler wraps next with the step. It is a func(http.Handler) http.Handler.
-func (ra *RequestAttributes) Handler(next http.Handler) http.Handler { return handler(ra, next) }
+func (ra *RequestAttributes) Handler(next http.Handler) http.Handler { return pipeline.New(next, ra) }
 
-func (*RequestAttributes) serve(w http.ResponseWriter, r *http.Request, s *requestState) *http.Request {
+func (*RequestAttributes) Serve(w http.ResponseWriter, r *http.Request, s *pipeline.State) *http.Request {
 	if err := checkPath(r); err != nil {
 		WriteStatus(w, badRequest(err.Error()))
 		return nil
@@ -54,7 +55,7 @@ func (*RequestAttributes) serve(w http.ResponseWriter, r *http.Request, s *reque
 		r = r.WithContext(r.Context())
 		r.URL = &u
 	}
-	if err := s.resolve(r); err != nil {
+	if _, err := s.Resolve(r); err != nil {
 		WriteStatus(w, badRequest(err.Error()))
 		return nil
 	}

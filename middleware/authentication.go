@@ -11,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/user"
 
+	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/internal/logs"
 	"github.com/aggauth/aggauth/internal/retryafter"
@@ -107,7 +108,7 @@ func NewAuthentication(opts AuthenticationOptions) (*Authentication, error) {
 }
 
 // Handler wraps next with the step. It is a func(http.Handler) http.Handler.
-func (a *Authentication) Handler(next http.Handler) http.Handler { return handler(a, next) }
+func (a *Authentication) Handler(next http.Handler) http.Handler { return pipeline.New(next, a) }
 
 // Collectors returns the step's Prometheus collectors, for the caller to
 // register: aggauth_authn_failures_total{reason}.
@@ -115,7 +116,7 @@ func (a *Authentication) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{a.failures}
 }
 
-func (a *Authentication) serve(w http.ResponseWriter, r *http.Request, s *requestState) *http.Request {
+func (a *Authentication) Serve(w http.ResponseWriter, r *http.Request, s *pipeline.State) *http.Request {
 	resp, ok, err := a.authenticate(r)
 	if err != nil || !ok {
 		reason := authn.FailureReason(err)
@@ -139,7 +140,7 @@ func (a *Authentication) serve(w http.ResponseWriter, r *http.Request, s *reques
 	if r.ProtoMajor == 2 && resp.User.GetName() == user.Anonymous {
 		w.Header().Set("Connection", "close")
 	}
-	s.setUser(resp.User)
+	s.SetUser(resp.User)
 	return r
 }
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
+	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/internal/retryafter"
 )
@@ -83,29 +84,28 @@ func NewAuthorization(opts AuthorizationOptions) (*Authorization, error) {
 }
 
 // Handler wraps next with the step. It is a func(http.Handler) http.Handler.
-func (a *Authorization) Handler(next http.Handler) http.Handler { return handler(a, next) }
+func (a *Authorization) Handler(next http.Handler) http.Handler { return pipeline.New(next, a) }
 
 // errNoUser is the 500 answered when no authentication step ran.
 var errNoUser = apierrors.NewInternalError(errors.New("no user in the request context: an authentication step must run before authorization"))
 
-func (a *Authorization) serve(w http.ResponseWriter, r *http.Request, s *requestState) *http.Request {
-	if s.user == nil {
+func (a *Authorization) Serve(w http.ResponseWriter, r *http.Request, s *pipeline.State) *http.Request {
+	if s.User() == nil {
 		WriteStatus(w, errNoUser)
 		return nil
 	}
-	if !s.resolved {
-		if err := s.resolve(r); err != nil {
-			WriteStatus(w, badRequest(err.Error()))
-			return nil
-		}
+	if _, err := s.Resolve(r); err != nil {
+		WriteStatus(w, badRequest(err.Error()))
+		return nil
 	}
-	d, reason, err := a.authorizer.Authorize(r.Context(), &s.attrs)
+	attrs, _ := s.Attributes()
+	d, reason, err := a.authorizer.Authorize(r.Context(), attrs)
 	switch {
 	case d == authorizer.DecisionAllow:
-		s.decision, s.reason, s.decided = d, reason, true
+		s.SetDecision(d, reason)
 		return r
 	case d == authorizer.DecisionDeny || err == nil:
-		WriteStatus(w, forbidden(&s.attrs, reason))
+		WriteStatus(w, forbidden(attrs, reason))
 	default:
 		WriteStatus(w, a.refusals.refusal(err))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aggauth/aggauth/internal/health"
 	"github.com/aggauth/aggauth/internal/logs"
 	"github.com/aggauth/aggauth/internal/retryafter"
+	"github.com/aggauth/aggauth/pipeline"
 )
 
 // ReadyCheck is one condition /readyz waits for.
@@ -56,12 +57,9 @@ type ChainOptions struct {
 // request and its context are copied once for all of them, instead of once per
 // step.
 type Chain struct {
-	authentication *Authentication
-	attributes     *RequestAttributes
-	after          []step // impersonation, authorization, admission
-	readyChecks    []ReadyCheck
-	noHealth       bool
-	log            *logs.Limited
+	steps       []pipeline.Step // health, authentication, attributes, impersonation, authorization, admission, checks
+	readyChecks []ReadyCheck
+	log         *logs.Limited
 }
 
 // NewChain builds each step from opts and composes them.
@@ -88,67 +86,64 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chain{
-		authentication: authentication,
-		attributes:     attributes,
-		after:          []step{impersonation, authorization},
-		readyChecks:    opts.ReadyChecks,
-		noHealth:       opts.NoHealthEndpoints,
-		log:            logs.NewLimited(opts.Authentication.Logger),
+	c := &Chain{readyChecks: opts.ReadyChecks, log: logs.NewLimited(opts.Authentication.Logger)}
+	if !opts.NoHealthEndpoints {
+		c.steps = append(c.steps, healthStep{c})
 	}
+	c.steps = append(c.steps, authentication, attributes, impersonation, authorization)
 	if opts.Admission.Admission != nil {
 		admission, err := NewAdmission(opts.Admission)
 		if err != nil {
 			return nil, err
 		}
-		c.after = append(c.after, admission)
+		c.steps = append(c.steps, admission)
+	}
+	if !opts.NoHealthEndpoints {
+		c.steps = append(c.steps, readyCheckStep{c})
 	}
 	return c, nil
 }
 
-// Handler wraps next with the chain. It is a func(http.Handler) http.Handler.
-func (c *Chain) Handler(next http.Handler) http.Handler {
-	return &chainHandler{c: c, next: next}
+// Handler wraps next with the chain: a *pipeline.Pipeline, whose steps join
+// those of a serving.Server it is given to. It is a func(http.Handler)
+// http.Handler.
+func (c *Chain) Handler(next http.Handler) http.Handler { return pipeline.New(next, c.steps...) }
+
+// Steps returns the chain's steps, in order, for a pipeline of one's own.
+func (c *Chain) Steps() []pipeline.Step { return c.steps }
+
+// healthStep answers /healthz, /livez and /readyz without authentication.
+type healthStep struct{ c *Chain }
+
+func (h healthStep) Serve(w http.ResponseWriter, r *http.Request, _ *pipeline.State) *http.Request {
+	if !health.Is(r.URL.Path) {
+		return r
+	}
+	h.c.serveHealth(w, r)
+	return nil
 }
 
-// chainHandler is the chain in front of next. It calls the steps directly,
-// without a handler per step: each call level is stack that the goroutine of
-// a request (new for each one over HTTP/2) may have to grow into.
-type chainHandler struct {
-	c    *Chain
-	next http.Handler
-}
+// readyCheckStep answers /readyz/<name> for a ready check of that name, to
+// a caller the chain authenticated and authorized: whether the check passes
+// and if not why.
+type readyCheckStep struct{ c *Chain }
 
-func (h *chainHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.c.noHealth {
-		if health.Is(r.URL.Path) {
-			h.c.serveHealth(w, r)
-			return
-		}
-		if check := h.c.readyCheck(r.URL.Path); check != nil {
-			h.c.serve(w, r, check)
-			return
-		}
+func (rc readyCheckStep) Serve(w http.ResponseWriter, r *http.Request, _ *pipeline.State) *http.Request {
+	name, ok := strings.CutPrefix(r.URL.Path, "/readyz/")
+	if !ok {
+		return r
 	}
-	h.c.serve(w, r, h.next)
-}
-
-// serve runs the steps, then next.
-func (c *Chain) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	s := new(requestState)
-	if r = c.authentication.serve(w, r, s); r == nil {
-		return
-	}
-	if r = c.attributes.serve(w, r, s); r == nil {
-		return
-	}
-	r = s.publish(r)
-	for _, st := range c.after {
-		if r = st.serve(w, r, s); r == nil {
-			return
+	for _, check := range rc.c.readyChecks {
+		if check.Name == name {
+			if err := check.Check(); err != nil {
+				WriteStatus(w, retryafter.Unavailable("not ready: "+check.Name+": "+err.Error(), 0))
+				return nil
+			}
+			writeOK(w)
+			return nil
 		}
 	}
-	next.ServeHTTP(w, r)
+	return r
 }
 
 // serveHealth answers /healthz, /livez and /readyz. /readyz names the failed
@@ -171,31 +166,16 @@ func (c *Chain) serveHealth(w http.ResponseWriter, r *http.Request) {
 	writeOK(w)
 }
 
-// readyCheck returns the handler of /readyz/<name> for a ready check of that
-// name, or nil: it answers, to a caller the chain authorized, whether the
-// check passes and if not why.
-func (c *Chain) readyCheck(path string) http.Handler {
-	name, ok := strings.CutPrefix(path, "/readyz/")
-	if !ok {
-		return nil
-	}
-	for _, rc := range c.readyChecks {
-		if rc.Name == name {
-			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				if err := rc.Check(); err != nil {
-					WriteStatus(w, retryafter.Unavailable("not ready: "+rc.Name+": "+err.Error(), 0))
-					return
-				}
-				writeOK(w)
-			})
+// Collectors returns the chain's Prometheus collectors, for the caller to
+// register: aggauth_authn_failures_total{reason}.
+func (c *Chain) Collectors() []prometheus.Collector {
+	for _, st := range c.steps {
+		if a, ok := st.(*Authentication); ok {
+			return a.Collectors()
 		}
 	}
 	return nil
 }
-
-// Collectors returns the chain's Prometheus collectors, for the caller to
-// register: aggauth_authn_failures_total{reason}.
-func (c *Chain) Collectors() []prometheus.Collector { return c.authentication.Collectors() }
 
 // Ready returns nil when every ready check passes, or the failures.
 func (c *Chain) Ready() error {

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
+	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/internal/fold"
 )
 
@@ -82,12 +83,12 @@ func NewImpersonation(opts ImpersonationOptions) (*Impersonation, error) {
 }
 
 // Handler wraps next with the step. It is a func(http.Handler) http.Handler.
-func (im *Impersonation) Handler(next http.Handler) http.Handler { return handler(im, next) }
+func (im *Impersonation) Handler(next http.Handler) http.Handler { return pipeline.New(next, im) }
 
 // errImpersonationRefused answers any impersonation when Refuse is set.
 var errImpersonationRefused = apierrors.NewForbidden(schema.GroupResource{}, "", errors.New("impersonation is not allowed on this server"))
 
-func (im *Impersonation) serve(w http.ResponseWriter, r *http.Request, s *requestState) *http.Request {
+func (im *Impersonation) Serve(w http.ResponseWriter, r *http.Request, s *pipeline.State) *http.Request {
 	if !asksToImpersonate(r.Header) {
 		return r
 	}
@@ -96,7 +97,7 @@ func (im *Impersonation) serve(w http.ResponseWriter, r *http.Request, s *reques
 		WriteStatus(w, errImpersonationRefused)
 		return nil
 	}
-	if s.user == nil {
+	if s.User() == nil {
 		WriteStatus(w, errNoUser)
 		return nil
 	}
@@ -111,7 +112,7 @@ func (im *Impersonation) serve(w http.ResponseWriter, r *http.Request, s *reques
 	}
 	for i := range wanted.checks {
 		attrs := &wanted.checks[i]
-		attrs.User = s.user
+		attrs.User = s.User()
 		d, reason, err := im.authorizer.Authorize(r.Context(), attrs)
 		switch {
 		case d == authorizer.DecisionAllow:
@@ -124,8 +125,9 @@ func (im *Impersonation) serve(w http.ResponseWriter, r *http.Request, s *reques
 		return nil
 	}
 	deleteImpersonationHeaders(r.Header)
-	s.setUser(wanted.user())
-	return s.publish(r) // request.UserFrom must tell the impersonated user
+	s.Impersonator = s.User()
+	s.SetUser(wanted.user()) // request.UserFrom tells the impersonated user
+	return r
 }
 
 // isImpersonationHeader reports whether the header name k starts with

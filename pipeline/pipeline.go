@@ -36,10 +36,11 @@ type Runner interface {
 	Run(w http.ResponseWriter, r *http.Request, s *State, rest func(http.ResponseWriter, *http.Request))
 }
 
-// Pipeline composes steps and a handler once. It is an http.Handler: the
-// first pipeline a request meets makes its State and Writer, a pipeline
-// nested in it (a chain wrapped by a router that runs behind serving) joins
-// them, and every step runs on that one state.
+// Pipeline composes steps and a handler once. It is an http.Handler that
+// makes the request's State and Writer and runs every step on them. A
+// pipeline given as a step, or as the handler of serving's, is flattened into
+// one; a pipeline nested behind other code (a chain behind a router's
+// middlewares) makes a state of its own, starting from the outer one.
 type Pipeline struct {
 	steps []Step
 	next  http.Handler
@@ -87,16 +88,11 @@ func (p *Pipeline) Serve(w http.ResponseWriter, r *http.Request, s *State) *http
 	return nil
 }
 
-// ServeHTTP runs the steps, then the handler, on the request's state: a new
-// one, or the one of the pipeline p runs behind.
+// ServeHTTP runs the steps, then the handler, on a new state of the request.
 func (p *Pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s := stateFrom(r.Context()); s != nil && s.joinable(w) {
-		p.from(0, w, r, s)
-		return
-	}
 	s := newState(w, r)
 	defer s.end()
-	p.from(0, &s.w, &s.req, s)
+	p.from(0, &s.w, s.req, s)
 }
 
 // from runs the steps from index i on, the handler, then the finishers of

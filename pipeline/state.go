@@ -12,7 +12,6 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/aggauth/aggauth/internal/reqattr"
-	"github.com/aggauth/aggauth/status"
 )
 
 // State is one request's state through a Pipeline, made once by the first
@@ -28,7 +27,8 @@ import (
 // at a time.
 type State struct {
 	parent context.Context // the context of the request the state was made for
-	req    http.Request    // the request as the steps and the handler get it
+	outer  *State          // the state of the pipeline this one is nested in, if any
+	req    *http.Request   // the request as the steps and the handler get it
 	w      Writer          // the one writer wrapper of the request
 
 	// AuditID is the request's audit ID: the Audit-ID header kube-apiserver
@@ -41,8 +41,9 @@ type State struct {
 	// and other requests without a deadline.
 	LongRunning bool
 
-	user     user.Info          // who is calling (after impersonation, who it runs as)
-	attrs    reqattr.Attributes // the RequestInfo and authorizer attributes
+	user     user.Info            // who is calling (after impersonation, who it runs as)
+	attrs    reqattr.Attributes   // the RequestInfo and authorizer attributes
+	info     *request.RequestInfo // what the context answers: &attrs's, or one adopted
 	infoErr  error              // why the request could not be resolved
 	resolved bool               // attrs holds the resolved request
 	decision authorizer.Decision
@@ -68,12 +69,28 @@ type State struct {
 
 type keyValue struct{ key, value any }
 
-// newState makes the state of r, answered on w.
+// newState makes the state of r, answered on w. A pipeline nested in
+// another (a chain behind a router that runs behind serving) makes a state of
+// its own, starting from the outer one's; and a user or RequestInfo that
+// filters before the pipeline (Kubernetes' own, or a router's middleware)
+// put in r's context is adopted. A state never changes what it answers as a
+// context once code other than its pipeline's steps holds it.
 func newState(w http.ResponseWriter, r *http.Request) *State {
-	s := &State{parent: r.Context(), Received: time.Now()}
-	s.req = *r
-	s.req = *s.req.WithContext(s)
+	ctx := r.Context()
+	s := &State{parent: ctx, Received: time.Now()}
+	if outer := stateFrom(ctx); outer != nil {
+		s.outer = outer
+		s.AuditID, s.Received, s.LongRunning = outer.AuditID, outer.Received, outer.LongRunning
+		s.decision, s.reason, s.decided, s.Impersonator = outer.decision, outer.reason, outer.decided, outer.Impersonator
+	}
+	s.req = r.WithContext(s)
 	s.w.init(w)
+	if u, ok := ctx.Value(userKey).(user.Info); ok && u != nil {
+		s.SetUser(u)
+	}
+	if info, ok := ctx.Value(requestInfoKey).(*request.RequestInfo); ok && info != nil {
+		s.SetRequestInfo(info)
+	}
 	return s
 }
 
@@ -98,16 +115,8 @@ func From(ctx context.Context) (*State, bool) {
 	return s, s != nil
 }
 
-// joinable reports whether a pipeline that meets s again (nested behind a
-// router) may run its steps on it.
-func (s *State) joinable(http.ResponseWriter) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return !s.over
-}
-
 // Request returns the request as the pipeline hands it to the handler.
-func (s *State) Request() *http.Request { return &s.req }
+func (s *State) Request() *http.Request { return s.req }
 
 // Writer returns the request's writer wrapper.
 func (s *State) Writer() *Writer { return &s.w }
@@ -126,7 +135,7 @@ func (s *State) RequestInfo() *request.RequestInfo {
 	if !s.resolved {
 		return nil
 	}
-	return s.attrs.RequestInfo()
+	return s.info
 }
 
 // Resolve resolves the RequestInfo and authorizer attributes of r (which
@@ -137,13 +146,13 @@ func (s *State) Resolve(r *http.Request) (*request.RequestInfo, error) {
 		if err := s.attrs.Init(r, s.user); err != nil {
 			s.infoErr = err
 		} else {
-			s.resolved = true
+			s.resolved, s.info = true, s.attrs.RequestInfo()
 		}
 	}
 	if s.infoErr != nil {
 		return nil, s.infoErr
 	}
-	return s.attrs.RequestInfo(), nil
+	return s.info, nil
 }
 
 // SetRequestInfo sets the resolved RequestInfo, when a filter before the
@@ -151,7 +160,7 @@ func (s *State) Resolve(r *http.Request) (*request.RequestInfo, error) {
 func (s *State) SetRequestInfo(info *request.RequestInfo) {
 	s.attrs = reqattr.Attributes{}
 	s.attrs.InitFromRequestInfo(s.user, info)
-	s.resolved, s.infoErr = true, nil
+	s.resolved, s.infoErr, s.info = true, nil, info
 }
 
 // Attributes returns the authorizer attributes once resolved.
@@ -241,9 +250,8 @@ func (s *State) panicked(p any) {
 		}
 	}
 	s.mu.Unlock()
-	if p != http.ErrAbortHandler {
-		s.w.writeStatusIfNotStarted(status.Panicked)
-	}
+	// The outermost state answers: a nested one passes the panic on.
+	s.w.panicked(p != http.ErrAbortHandler && s.outer == nil)
 }
 
 // maxPanicStack bounds the stack recorded for a panic.
@@ -275,7 +283,7 @@ func (s *State) end() {
 	}
 	s.mu.Lock()
 	s.over = true
-	recorded, recovering := s.panic, s.recover
+	recorded, stack, recovering := s.panic, s.stack, s.recover
 	s.mu.Unlock()
 	switch {
 	case s.w.Aborted():
@@ -286,6 +294,8 @@ func (s *State) end() {
 		s.w.end()
 	case recorded == http.ErrAbortHandler:
 		panic(http.ErrAbortHandler)
+	case s.outer != nil: // the pipeline this one is nested in answers it
+		panic(&panicWithStack{value: recorded, stack: stack})
 	case !recovering:
 		panic(recorded)
 	default:
@@ -324,7 +334,7 @@ func (s *State) Value(key any) any {
 		}
 	case requestInfoKey:
 		if s.resolved {
-			return s.attrs.RequestInfo()
+			return s.info
 		}
 	}
 	if kv := s.lookup(key); kv != nil {

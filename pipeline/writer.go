@@ -233,18 +233,18 @@ func (w *Writer) Unwrap() http.ResponseWriter { return w.w }
 // writeStatus answers err as a Kubernetes Status, as the steps answer.
 func (w *Writer) writeStatus(err error) { status.Write(w, err) }
 
-// writeStatusIfNotStarted answers err unless the response has started; a
-// panic after the start aborts the response instead.
-func (w *Writer) writeStatusIfNotStarted(err error) {
+// panicked records a panic of the request: a response already started is
+// aborted; else, when answer, the request is answered status.Panicked.
+func (w *Writer) panicked(answer bool) {
 	if w.bounded {
 		w.mu.Lock()
 		started := w.code != 0 || w.hijacked || w.timedOut
-		if started {
-			w.abort = !w.timedOut
+		if started && !w.timedOut {
+			w.abort = true // (a panic after the 504 is late: nothing to abort)
 		}
 		w.mu.Unlock()
-		if !started {
-			w.writeStatus(err)
+		if !started && answer {
+			w.writeStatus(status.Panicked)
 		}
 		return
 	}
@@ -252,7 +252,9 @@ func (w *Writer) writeStatusIfNotStarted(err error) {
 		w.abort = true
 		return
 	}
-	w.writeStatus(err)
+	if answer {
+		w.writeStatus(status.Panicked)
+	}
 }
 
 // Aborted reports whether the request panicked after its response started:
