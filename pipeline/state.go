@@ -10,6 +10,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/warning"
 
 	"github.com/aggauth/aggauth/internal/reqattr"
 )
@@ -44,8 +45,8 @@ type State struct {
 	user     user.Info            // who is calling (after impersonation, who it runs as)
 	attrs    reqattr.Attributes   // the RequestInfo and authorizer attributes
 	info     *request.RequestInfo // what the context answers: &attrs's, or one adopted
-	infoErr  error              // why the request could not be resolved
-	resolved bool               // attrs holds the resolved request
+	infoErr  error                // why the request could not be resolved
+	resolved bool                 // attrs holds the resolved request
 	decision authorizer.Decision
 	reason   string
 	decided  bool // the request was authorized
@@ -59,6 +60,20 @@ type State struct {
 	values  [2]keyValue
 	nvalues int
 	extra   []keyValue
+
+	// The deadline a Runner set (deadline.go).
+	hasDeadline bool
+	deadline    time.Time
+	dmu         sync.Mutex // guards the fields below
+	done        chan struct{}
+	err         error
+	afterFuncs  []afterFunc
+	nextID      uint64
+
+	// The warnings of the response (warning.AddWarning): a recorder made by
+	// newRecorder on the first one.
+	newRecorder func(http.ResponseWriter) warning.Recorder
+	recorder    warning.Recorder
 
 	mu      sync.Mutex // guards the fields below: a late panic comes from another goroutine
 	panic   any        // the recovered panic value, nil unless the request panicked
@@ -173,7 +188,9 @@ func (s *State) SetDecision(d authorizer.Decision, reason string) {
 }
 
 // Decision returns the authorization decision, when there was one.
-func (s *State) Decision() (authorizer.Decision, string, bool) { return s.decision, s.reason, s.decided }
+func (s *State) Decision() (authorizer.Decision, string, bool) {
+	return s.decision, s.reason, s.decided
+}
 
 // WithValue makes value answer key in the request's context, as
 // context.WithValue would, without a context layer. Only before a Runner:
@@ -311,16 +328,7 @@ func (s *State) Over() bool {
 	return s.over
 }
 
-// Context.
-
-// Deadline implements context.Context.
-func (s *State) Deadline() (time.Time, bool) { return s.parent.Deadline() }
-
-// Done implements context.Context.
-func (s *State) Done() <-chan struct{} { return s.parent.Done() }
-
-// Err implements context.Context.
-func (s *State) Err() error { return s.parent.Err() }
+// Context (Deadline, Done, Err and AfterFunc are in deadline.go).
 
 // Value implements context.Context: the user, the RequestInfo, what steps
 // published with WithValue, else the parent's values.
@@ -336,6 +344,10 @@ func (s *State) Value(key any) any {
 		if s.resolved {
 			return s.info
 		}
+	case warningRecorderKey:
+		if s.newRecorder != nil {
+			return warningRecorder{s}
+		}
 	}
 	if kv := s.lookup(key); kv != nil {
 		return kv.value
@@ -345,6 +357,28 @@ func (s *State) Value(key any) any {
 
 // String implements fmt.Stringer, as contexts do.
 func (s *State) String() string { return "aggauth request state" }
+
+// RecordWarnings makes warning.AddWarning on the request's context record
+// warnings with a recorder newRecorder makes, on the first warning, for the
+// request's Writer.
+func (s *State) RecordWarnings(newRecorder func(http.ResponseWriter) warning.Recorder) {
+	s.newRecorder = newRecorder
+}
+
+// warningRecorder is the recorder the state's context answers: the state's.
+type warningRecorder struct{ s *State }
+
+// AddWarning implements warning.Recorder.
+func (w warningRecorder) AddWarning(agent, text string) {
+	s := w.s
+	s.mu.Lock()
+	if s.recorder == nil {
+		s.recorder = s.newRecorder(&s.w)
+	}
+	r := s.recorder
+	s.mu.Unlock()
+	r.AddWarning(agent, text)
+}
 
 // userKey and requestInfoKey are k8s.io/apiserver's keys of the user and the
 // RequestInfo in a context, found once by probing request.UserFrom and
@@ -357,6 +391,17 @@ type keyProbe struct {
 }
 
 func (p *keyProbe) Value(key any) any { p.key = key; return nil }
+
+// warningRecorderKey is k8s.io/apiserver/pkg/warning's context key of the
+// recorder, found by probing warning.AddWarning.
+var warningRecorderKey = func() any {
+	p := &keyProbe{Context: context.Background()}
+	warning.AddWarning(p, "", "probe")
+	if p.key == nil {
+		panic("pipeline: cannot find k8s.io/apiserver's warning recorder context key")
+	}
+	return p.key
+}()
 
 func contextKeys() (userKey, infoKey any) {
 	p := &keyProbe{Context: context.Background()}

@@ -30,6 +30,7 @@ type Writer struct {
 	hijacked bool
 
 	defaults [4]headerDefault
+	values   [4]string // the defaults' values, backing the header's slices
 	ndef     int
 
 	mu       sync.Mutex      // guards the fields below, and w, once bounded
@@ -82,9 +83,10 @@ func (w *Writer) SetDefault(key, value string) {
 // applyDefaults adds the defaults h has no key for (a key the handler set,
 // even to nil, stays as the handler left it).
 func (w *Writer) applyDefaults(h http.Header) {
-	for _, d := range w.defaults[:w.ndef] {
+	for i, d := range w.defaults[:w.ndef] {
 		if _, ok := h[d.key]; !ok {
-			h[d.key] = []string{d.value}
+			w.values[i] = d.value
+			h[d.key] = w.values[i : i+1 : i+1] // an append copies: the array is the request's
 		}
 	}
 }
@@ -280,10 +282,10 @@ func (w *Writer) end() {
 
 // The bounded mode, for a Runner.
 
-// Bound makes the writer check every write against ctx's deadline under a
+// bound makes the writer check every write against ctx's deadline under a
 // lock, and gives the handler a header map of its own, before the rest of
 // the request runs on another goroutine.
-func (w *Writer) Bound(ctx context.Context) {
+func (w *Writer) bound(ctx context.Context) {
 	w.ctx, w.bounded = ctx, true
 }
 

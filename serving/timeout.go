@@ -75,19 +75,21 @@ func (t timeoutStep) Run(w http.ResponseWriter, r *http.Request, s *pipeline.Sta
 		status.Write(w, apierrors.NewBadRequest(err.Error()))
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.Parent(), d)
-	defer cancel()
-	s.SetParent(ctx)
-	sw := s.Writer()
-	sw.Bound(ctx)
+	s.SetDeadline(time.Now().Add(d))
 	wk := workers.get()
+	wk.timer.Reset(d) // the worker stops it at the job's end
 	wk.jobs <- job{w: w, r: r, s: s, rest: rest, log: t.log}
+	end := context.DeadlineExceeded
 	select {
 	case <-wk.done:
-	case <-ctx.Done():
-		if !sw.Expire() {
-			<-wk.done // the handler had returned already
-		}
+		return
+	case <-wk.timer.C:
+	case <-s.Parent().Done():
+		end = context.Canceled
+	}
+	s.End(end)
+	if !s.Writer().Expire() {
+		<-wk.done // the handler had returned already
 	}
 }
 

@@ -1,7 +1,6 @@
 package serving
 
 import (
-	"context"
 	"net/http"
 	"sync"
 	"unicode/utf8"
@@ -34,32 +33,18 @@ const (
 // warning never races with the response.
 func Warnings() func(http.Handler) http.Handler { return pipeline.Handler(warningsStep{}) }
 
-// warningsStep publishes a recorder of the request's warnings in its context.
+// warningsStep makes the request's state record its warnings, with a
+// recorder made on the first one.
 type warningsStep struct{}
 
 func (warningsStep) Serve(_ http.ResponseWriter, r *http.Request, s *pipeline.State) *http.Request {
-	s.WithValue(warningRecorderKey, &recorder{writer: s.Writer()})
+	s.RecordWarnings(newRecorder)
 	return r
 }
 
-// warningRecorderKey is k8s.io/apiserver/pkg/warning's context key of the
-// recorder, found once by probing warning.AddWarning (the key is unexported).
-var warningRecorderKey = func() any {
-	p := &keyProbe{Context: context.Background()}
-	warning.AddWarning(p, "", "probe")
-	if p.key == nil {
-		panic("serving: cannot find k8s.io/apiserver's warning recorder context key")
-	}
-	return p.key
-}()
+func newRecorder(w http.ResponseWriter) warning.Recorder { return &recorder{writer: w} }
 
-type keyProbe struct {
-	context.Context
-	key any
-}
-
-func (p *keyProbe) Value(key any) any { p.key = key; return nil }
-
+// recordedWarning is one warning of the response.
 type recordedWarning struct{ agent, text string }
 
 // recorder is Kubernetes' warning recorder, line for line.

@@ -24,10 +24,12 @@ type workerPool struct {
 }
 
 // worker runs one job at a time: a job is sent on jobs, and its end (when in
-// time: the request's goroutine still waits for it) on done.
+// time: the request's goroutine still waits for it) on done. timer is the
+// deadline the request's goroutine waits for, reused from job to job.
 type worker struct {
-	jobs chan job
-	done chan struct{}
+	jobs  chan job
+	done  chan struct{}
+	timer *time.Timer
 }
 
 // get returns an idle worker, or a new one.
@@ -41,7 +43,8 @@ func (p *workerPool) get() *worker {
 		return wk
 	}
 	p.mu.Unlock()
-	wk := &worker{jobs: make(chan job, 1), done: make(chan struct{}, 1)}
+	wk := &worker{jobs: make(chan job, 1), done: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+	wk.timer.Stop()
 	go wk.loop(p)
 	return wk
 }
@@ -73,7 +76,9 @@ func (wk *worker) loop(p *workerPool) {
 	for {
 		select {
 		case j := <-wk.jobs:
-			if j.run() {
+			inTime := j.run()
+			wk.timer.Stop() // before the request's goroutine may return and the worker be taken again
+			if inTime {
 				wk.done <- struct{}{}
 			}
 			p.put(wk)
