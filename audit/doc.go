@@ -1,0 +1,2 @@
+// Package audit writes audit.k8s.io/v1 events as kube-apiserver writes them.
+package audit

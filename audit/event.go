@@ -1,0 +1,145 @@
+package audit
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	authnv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/endpoints/request"
+	netutils "k8s.io/utils/net"
+)
+
+// Bounds of the fields of an event. The User-Agent bound is Kubernetes'; the
+// others are ours, and apply only to the events of unauthenticated requests:
+// refused by authentication (Auditor.FailedAuthentication), or let through
+// as system:anonymous (a user in group system:unauthenticated). A field
+// longer than its bound is cut and ends with "...TRUNCATED".
+const (
+	// MaxUserAgentLength bounds userAgent, in every event (Kubernetes'
+	// maxUserAgentLength).
+	MaxUserAgentLength = 1024
+	// MaxUnauthenticatedURILength bounds requestURI.
+	MaxUnauthenticatedURILength = 4096
+	// MaxUnauthenticatedFieldLength bounds each field of objectRef.
+	MaxUnauthenticatedFieldLength = 512
+	// MaxUnauthenticatedSourceIPs bounds sourceIPs: the last ones are kept
+	// (the remote address and the proxies nearest to the server), since all
+	// but the last can be set by the client.
+	MaxUnauthenticatedSourceIPs = 16
+
+	truncatedSuffix = "...TRUNCATED"
+)
+
+// cut returns s, or its first n bytes followed by "...TRUNCATED" (a copy,
+// which keeps nothing of a long s alive).
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + truncatedSuffix
+}
+
+// unauthenticated reports whether u is no user or an anonymous one.
+func unauthenticated(u user.Info) bool {
+	return u == nil || slices.Contains(u.GetGroups(), user.AllUnauthenticated)
+}
+
+// fillMetadata writes what Kubernetes' LogRequestMetadata records of a
+// request into ev, and into ref its objectRef (pointed at when the request
+// is a resource request).
+func fillMetadata(ev *auditv1.Event, ref *auditv1.ObjectReference, r *http.Request, info *request.RequestInfo,
+	u user.Info, received time.Time) {
+	bounded := unauthenticated(u)
+	ev.RequestReceivedTimestamp = metav1.NewMicroTime(received)
+	ev.Verb = info.Verb
+	ev.RequestURI = r.URL.RequestURI()
+	ev.UserAgent = cut(r.UserAgent(), MaxUserAgentLength)
+	if bounded {
+		ev.RequestURI = cut(ev.RequestURI, MaxUnauthenticatedURILength)
+		ev.SourceIPs = sourceIPs(r, MaxUnauthenticatedSourceIPs)
+	} else {
+		ev.SourceIPs = sourceIPs(r, 0)
+	}
+	if u != nil {
+		ev.User = userInfo(u)
+	}
+	if info.IsResourceRequest {
+		*ref = auditv1.ObjectReference{Namespace: info.Namespace, Name: info.Name, Resource: info.Resource,
+			Subresource: info.Subresource, APIGroup: info.APIGroup, APIVersion: info.APIVersion}
+		if bounded {
+			for _, f := range []*string{&ref.Namespace, &ref.Name, &ref.Resource, &ref.Subresource, &ref.APIGroup, &ref.APIVersion} {
+				*f = cut(*f, MaxUnauthenticatedFieldLength)
+			}
+		}
+		ev.ObjectRef = ref
+	}
+}
+
+// userInfo converts u as Kubernetes' audit does. The groups are u's own
+// slice, never written.
+func userInfo(u user.Info) authnv1.UserInfo {
+	info := authnv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
+	if extra := u.GetExtra(); len(extra) > 0 {
+		info.Extra = make(map[string]authnv1.ExtraValue, len(extra))
+		for k, v := range extra {
+			info.Extra[k] = v
+		}
+	}
+	return info
+}
+
+// sourceIPs is Kubernetes' utilnet.SourceIPs, as strings: the valid
+// addresses of X-Forwarded-For, then X-Real-Ip unless already listed, then
+// the remote address unless it is the last listed. With limit > 0, only the
+// last limit addresses are kept.
+func sourceIPs(r *http.Request, limit int) []string {
+	var ips []string
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		for part := range strings.SplitSeq(xff, ",") {
+			if ip, ok := canonicalIP(strings.TrimSpace(part)); ok {
+				ips = append(ips, ip)
+			}
+		}
+	}
+	if real := r.Header.Get("X-Real-Ip"); real != "" {
+		if ip, ok := canonicalIP(real); ok && !slices.Contains(ips, ip) {
+			ips = append(ips, ip)
+		}
+	}
+	remote, ok := "", false
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		remote, ok = canonicalIP(host)
+	}
+	if !ok {
+		remote, ok = canonicalIP(r.RemoteAddr)
+	}
+	if ok && (len(ips) == 0 || ips[len(ips)-1] != remote) {
+		ips = append(ips, remote)
+	}
+	if limit > 0 && len(ips) > limit {
+		ips = slices.Clone(ips[len(ips)-limit:])
+	}
+	return ips
+}
+
+// canonicalIP returns s parsed as Kubernetes parses addresses
+// (netutils.ParseIPSloppy: IPv4 with leading zeros is decimal) and written as
+// net.IP writes them; two addresses are equal (net.IP.Equal) when their
+// strings are. A canonical IPv4 address, the common case, is returned as is.
+func canonicalIP(s string) (string, bool) {
+	if a, err := netip.ParseAddr(s); err == nil && a.Is4() {
+		return s, true
+	}
+	ip := netutils.ParseIPSloppy(s)
+	if ip == nil {
+		return "", false
+	}
+	return ip.String(), true
+}
