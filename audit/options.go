@@ -37,16 +37,16 @@ const (
 
 // Defaults, Kubernetes' (pkg/server/options/audit.go) unless said otherwise.
 const (
-	DefaultMaxAge             = 366 // days
-	DefaultMaxBackups         = 100
-	DefaultMaxSize            = 100 // megabytes
-	DefaultBatchBufferSize    = 10000
-	DefaultBatchMaxSize       = 1
-	DefaultTruncateMaxEvent   = 100 * 1024
-	DefaultTruncateMaxBatch   = 10 * 1024 * 1024
-	DefaultMaxBodyBytes       = 64 * 1024
-	DefaultBatchBufferBytes   = 64 << 20 // ours: Kubernetes bounds the buffer in events only
-	DefaultVersion            = "audit.k8s.io/v1"
+	DefaultMaxAge           = 366 // days
+	DefaultMaxBackups       = 100
+	DefaultMaxSize          = 100 // megabytes
+	DefaultBatchBufferSize  = 10000
+	DefaultBatchMaxSize     = 1
+	DefaultTruncateMaxEvent = 100 * 1024
+	DefaultTruncateMaxBatch = 10 * 1024 * 1024
+	DefaultMaxBodyBytes     = 64 * 1024
+	DefaultBatchBufferBytes = 64 << 20 // ours: Kubernetes bounds the buffer in events only
+	DefaultVersion          = "audit.k8s.io/v1"
 )
 
 // Options configures New. Start from NewOptions (Kubernetes' defaults) and
