@@ -1,9 +1,9 @@
 package audit_test
 
 import (
-	"flag"
 	"crypto/tls"
 	"crypto/x509"
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
