@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -193,6 +194,9 @@ func newAuditor(t testing.TB, policyYAML string, log io.Writer, opts audit.Optio
 	path := filepath.Join(t.TempDir(), "policy.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(policyYAML), 0o600))
 	opts.PolicyFile, opts.Writer = path, log
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	a, err := audit.New(opts)
 	require.NoError(t, err)
 	require.NotNil(t, a)
