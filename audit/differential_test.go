@@ -189,7 +189,7 @@ var dump = flag.Bool("dump", false, "log Kubernetes' events of the differential 
 var stageTimestamp = regexp.MustCompile(`"stageTimestamp":"[^"]*"`)
 
 func normalize(log string) []string {
-	log = stageTimestamp.ReplaceAllString(log, `"stageTimestamp":"-"`)
+	log = stageTimestamp.ReplaceAllString(log, `"stageTimestamp":"2000-01-01T00:00:00.000000Z"`)
 	if log == "" {
 		return nil
 	}
