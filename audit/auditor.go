@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -172,7 +173,7 @@ func (a *Auditor) newRecord(r *http.Request, info *request.RequestInfo, u user.I
 	rec := &Record{a: a, cfg: cfg, longRunning: longRunning}
 	rec.ev.Level = cfg.level
 	rec.ev.AuditID = types.UID(auditID)
-	fillMetadata(&rec.ev, &rec.ref, r, info, u, received)
+	fillMetadata(rec, r, info, u, received)
 	if a.recordBodies && cfg.level != auditv1.LevelMetadata {
 		rec.capture = &capture{max: a.maxBody, response: cfg.level == auditv1.LevelRequestResponse && !longRunning}
 	}
@@ -182,18 +183,18 @@ func (a *Auditor) newRecord(r *http.Request, info *request.RequestInfo, u user.I
 // emit encodes ev and hands it to the sink, truncating it first as
 // Kubernetes' truncate plugin when enabled. It reports false only when the
 // sink asks the request to fail.
-func (a *Auditor) emit(ev *auditv1.Event) bool {
+func (a *Auditor) emit(ev *auditv1.Event, ann annotations) bool {
 	bp := bufPool.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= maxPooledBuf {
 			bufPool.Put(bp)
 		}
 	}()
-	line := appendEvent((*bp)[:0], ev)
+	line := appendEvent((*bp)[:0], ev, ann)
 	if a.truncate && int64(len(line)) > a.maxEvent {
 		if ordLevel(ev.Level) >= ordLevel(auditv1.LevelRequest) {
-			ev = truncated(ev)
-			line = appendEvent(line[:0], ev)
+			ev, ann = truncated(ev, ann)
+			line = appendEvent(line[:0], ev, ann)
 		}
 		if int64(len(line)) > a.maxEvent {
 			*bp = line
@@ -211,16 +212,15 @@ func (a *Auditor) emit(ev *auditv1.Event) bool {
 // truncated returns a copy of ev without its objects, annotated
 // audit.k8s.io/truncated=true. (Kubernetes' truncate plugin also writes the
 // annotation into the original event's map, so that the request's later
-// events carry it too; this copy has a map of its own.)
-func truncated(ev *auditv1.Event) *auditv1.Event {
+// events carry it too; this copy has annotations of its own.)
+func truncated(ev *auditv1.Event, ann annotations) (*auditv1.Event, annotations) {
 	c := *ev
 	c.RequestObject, c.ResponseObject = nil, nil
-	c.Annotations = make(map[string]string, len(ev.Annotations)+1)
-	for k, v := range ev.Annotations {
-		c.Annotations[k] = v
+	if ann == nil {
+		ann = annotationsOf(ev.Annotations)
 	}
-	c.Annotations[annotationTruncated] = "true"
-	return &c
+	c.Annotations = nil
+	return &c, slices.Clone(ann).add(annotationTruncated, "true")
 }
 
 const annotationTruncated = "audit.k8s.io/truncated"

@@ -17,7 +17,9 @@ import (
 // property) without reflection: the fields in declaration order, omitempty
 // honoured, map keys sorted, strings escaped as encoding/json escapes them
 // (HTML-safe, invalid UTF-8 as U+FFFD).
-func appendEvent(b []byte, ev *auditv1.Event) []byte {
+//
+// The annotations are ann, or ev.Annotations when ann is nil.
+func appendEvent(b []byte, ev *auditv1.Event, ann annotations) []byte {
 	b = append(b, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":`...)
 	b = appendString(b, string(ev.Level))
 	b = append(b, `,"auditID":`...)
@@ -70,9 +72,20 @@ func appendEvent(b []byte, ev *auditv1.Event) []byte {
 	b = appendMicroTime(b, ev.RequestReceivedTimestamp)
 	b = append(b, `,"stageTimestamp":`...)
 	b = appendMicroTime(b, ev.StageTimestamp)
-	if len(ev.Annotations) > 0 {
-		b = append(b, `,"annotations":`...)
-		b = appendStringMap(b, ev.Annotations)
+	if ann == nil {
+		ann = annotationsOf(ev.Annotations)
+	}
+	if len(ann) > 0 {
+		b = append(b, `,"annotations":{`...)
+		for i, a := range ann {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, a.key)
+			b = append(b, ':')
+			b = appendString(b, a.value)
+		}
+		b = append(b, '}')
 	}
 	return append(b, "}\n"...)
 }
@@ -172,13 +185,45 @@ func appendMarshal(b []byte, v any) []byte {
 	return append(b, j...)
 }
 
+// appendMicroTime writes t as metav1.MicroTime marshals it: null when zero,
+// else quoted in UTC with microseconds (RFC3339Micro).
 func appendMicroTime(b []byte, t metav1.MicroTime) []byte {
 	if t.IsZero() {
 		return append(b, "null"...)
 	}
+	u := t.UTC()
+	year, month, day := u.Date()
+	if year < 0 || year > 9999 {
+		b = append(b, '"')
+		b = u.AppendFormat(b, metav1.RFC3339Micro)
+		return append(b, '"')
+	}
+	hour, minute, sec := u.Clock()
 	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, metav1.RFC3339Micro)
-	return append(b, '"')
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, u.Nanosecond()/1000, 6)
+	return append(b, 'Z', '"')
+}
+
+// appendDigits writes n (>= 0) in width digits, zero-padded.
+func appendDigits(b []byte, n, width int) []byte {
+	var d [8]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, d[:width]...)
 }
 
 func appendInt(b []byte, n int64) []byte {
@@ -213,19 +258,6 @@ func appendStrings(b []byte, list []string) []byte {
 	return append(b, ']')
 }
 
-func appendStringMap(b []byte, m map[string]string) []byte {
-	b = append(b, '{')
-	for i, k := range sortedKeys(m) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendString(b, m[k])
-	}
-	return append(b, '}')
-}
-
 // sortedKeys returns m's keys in order (encoding/json sorts by the bytes of
 // the UTF-8 key, as string comparison does).
 func sortedKeys[V any](m map[string]V) []string {
@@ -239,13 +271,22 @@ func sortedKeys[V any](m map[string]V) []string {
 
 const hexDigits = "0123456789abcdef"
 
+// htmlSafe holds the bytes encoding/json writes as they are when it escapes
+// HTML: printable ASCII but for ", \, <, > and &.
+var htmlSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString is encoding/json's appendString with HTML escaping.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if htmlSafe[c] {
 				i++
 				continue
 			}

@@ -1,13 +1,16 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
+	"net/http"
 	"encoding/json"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,7 +64,11 @@ func randomTime(r *rand.Rand) metav1.MicroTime {
 		return metav1.MicroTime{}
 	}
 	loc := time.FixedZone("x", 3600*(r.IntN(25)-12))
-	return metav1.NewMicroTime(time.Unix(r.Int64N(4e9), r.Int64N(1e9)).In(loc))
+	secs := r.Int64N(4e9)
+	if r.IntN(10) == 0 { // years before 0 and after 9999
+		secs = r.Int64N(8e11) - 4e11
+	}
+	return metav1.NewMicroTime(time.Unix(secs, r.Int64N(1e9)).In(loc))
 }
 
 func randomEvent(r *rand.Rand) *auditv1.Event {
@@ -118,7 +125,7 @@ func TestAppendEventIsEncodingJSON(t *testing.T) {
 		ev := randomEvent(r)
 		want, err := json.Marshal(ev)
 		require.NoError(t, err)
-		got := appendEvent(nil, ev)
+		got := appendEvent(nil, ev, nil)
 		if !bytes.Equal(append(want, '\n'), got) {
 			t.Fatalf("event %d:\nencoding/json: %s\nappendEvent:   %s", i, want, got)
 		}
@@ -141,7 +148,7 @@ func TestAppendEventIsKubernetesLog(t *testing.T) {
 		legacyLog.Reset()
 		require.True(t, kjson.ProcessEvents(in))
 		require.True(t, klegacy.ProcessEvents(in))
-		if got := appendEvent(nil, ev); !bytes.Equal(jsonLog.Bytes(), got) {
+		if got := appendEvent(nil, ev, nil); !bytes.Equal(jsonLog.Bytes(), got) {
 			t.Fatalf("event %d:\nkubernetes: %s\nours:       %s", i, jsonLog.Bytes(), got)
 		}
 		if got := appendLegacy(nil, ev); !bytes.Equal(legacyLog.Bytes(), got) {
@@ -149,4 +156,33 @@ func TestAppendEventIsKubernetesLog(t *testing.T) {
 		}
 		require.Equal(t, k8saudit.EventString(in)+"\n", string(appendLegacy(nil, ev)))
 	}
+}
+
+// TestRequestURI: the request target as received is reused only when it is
+// what net/url writes.
+func TestRequestURI(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	parts := []string{"/", "a", "%2F", "%20", "+", "!", "*", "'", "(", "~", "$", "&", "=", ";", ":", "@", ",", "?", "??", "#",
+		"%", "%zz", "é", "%C3%A9", "..", "//", "q=1", "&b=%3C", "<", "\\"}
+	reused := 0
+	for range 20000 {
+		var b strings.Builder
+		if r.IntN(10) > 0 {
+			b.WriteString("/")
+		}
+		for range r.IntN(8) {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + b.String() + " HTTP/1.1\r\nHost: x\r\n\r\n")))
+		if err != nil {
+			continue
+		}
+		got := requestURI(req)
+		require.Equal(t, req.URL.RequestURI(), got, "target %q", b.String())
+		if got == req.RequestURI {
+			reused++
+		}
+	}
+	t.Logf("%d of 20000 targets reused", reused)
+	assert.Positive(t, reused)
 }

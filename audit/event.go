@@ -52,20 +52,19 @@ func unauthenticated(u user.Info) bool {
 }
 
 // fillMetadata writes what Kubernetes' LogRequestMetadata records of a
-// request into ev, and into ref its objectRef (pointed at when the request
-// is a resource request).
-func fillMetadata(ev *auditv1.Event, ref *auditv1.ObjectReference, r *http.Request, info *request.RequestInfo,
-	u user.Info, received time.Time) {
+// request into rec's event.
+func fillMetadata(rec *Record, r *http.Request, info *request.RequestInfo, u user.Info, received time.Time) {
+	ev, ref := &rec.ev, &rec.ref
 	bounded := unauthenticated(u)
 	ev.RequestReceivedTimestamp = metav1.NewMicroTime(received)
 	ev.Verb = info.Verb
-	ev.RequestURI = r.URL.RequestURI()
+	ev.RequestURI = requestURI(r)
 	ev.UserAgent = cut(r.UserAgent(), MaxUserAgentLength)
 	if bounded {
 		ev.RequestURI = cut(ev.RequestURI, MaxUnauthenticatedURILength)
-		ev.SourceIPs = sourceIPs(r, MaxUnauthenticatedSourceIPs)
+		ev.SourceIPs = sourceIPs(r, MaxUnauthenticatedSourceIPs, rec.ipsBuf[:0])
 	} else {
-		ev.SourceIPs = sourceIPs(r, 0)
+		ev.SourceIPs = sourceIPs(r, 0, rec.ipsBuf[:0])
 	}
 	if u != nil {
 		ev.User = userInfo(u)
@@ -95,17 +94,18 @@ func userInfo(u user.Info) authnv1.UserInfo {
 	return info
 }
 
-// sourceIPs is Kubernetes' utilnet.SourceIPs, as strings: the valid
-// addresses of X-Forwarded-For, then X-Real-Ip unless already listed, then
-// the remote address unless it is the last listed. With limit > 0, only the
-// last limit addresses are kept.
-func sourceIPs(r *http.Request, limit int) []string {
-	var ips []string
+// sourceIPs is Kubernetes' utilnet.SourceIPs, as strings, appended to ips:
+// the valid addresses of X-Forwarded-For, then X-Real-Ip unless already
+// listed, then the remote address unless it is the last listed. With limit >
+// 0, only the last limit addresses are kept. Nil when there are none.
+func sourceIPs(r *http.Request, limit int, ips []string) []string {
 	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		for part := range strings.SplitSeq(xff, ",") {
+		for xff != "" {
+			part, rest, _ := strings.Cut(xff, ",")
 			if ip, ok := canonicalIP(strings.TrimSpace(part)); ok {
 				ips = append(ips, ip)
 			}
+			xff = rest
 		}
 	}
 	if real := r.Header.Get("X-Real-Ip"); real != "" {
@@ -126,7 +126,45 @@ func sourceIPs(r *http.Request, limit int) []string {
 	if limit > 0 && len(ips) > limit {
 		ips = slices.Clone(ips[len(ips)-limit:])
 	}
+	if len(ips) == 0 {
+		return nil
+	}
 	return ips
+}
+
+// requestURI is r.URL.RequestURI(), which Kubernetes records, without
+// building it again when it is the request target as received (a path that
+// needs no escaping, and its query).
+func requestURI(r *http.Request) string {
+	u, raw := r.URL, r.RequestURI
+	if raw == "" || u.Opaque != "" || u.Scheme != "" || u.RawPath != "" || u.Path == "" || !plainPath(u.Path) ||
+		!strings.HasPrefix(raw, u.Path) {
+		return u.RequestURI()
+	}
+	rest := raw[len(u.Path):]
+	if u.ForceQuery || u.RawQuery != "" {
+		if len(rest) == 1+len(u.RawQuery) && rest[0] == '?' && rest[1:] == u.RawQuery {
+			return raw
+		}
+	} else if rest == "" {
+		return raw
+	}
+	return u.RequestURI()
+}
+
+// plainPath reports whether net/url writes path unescaped: made of the
+// characters a path segment may hold as they are, and not "*".
+func plainPath(path string) bool {
+	if path == "*" {
+		return false
+	}
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-_.~$&+,/:;=@", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // canonicalIP returns s parsed as Kubernetes parses addresses

@@ -36,8 +36,13 @@ type Record struct {
 	ev     auditv1.Event
 	ref    auditv1.ObjectReference // ev.ObjectRef points here
 	status metav1.Status           // ev.ResponseStatus points here once set
+	ann    annotations             // the event's annotations (ev.Annotations stays nil)
 	ended  bool
 	w      responseWriter // Writer's, allocated with the record
+
+	// backing arrays of the common sizes, allocated with the record
+	annBuf [4]annotation
+	ipsBuf [2]string
 }
 
 // Level returns the level the policy gave the request (LevelNone for nil).
@@ -60,12 +65,10 @@ func (r *Record) Annotate(key, value string) {
 }
 
 func (r *Record) annotate(key, value string) {
-	if r.ev.Annotations == nil {
-		r.ev.Annotations = make(map[string]string, 2)
+	if r.ann == nil {
+		r.ann = r.annBuf[:0]
 	}
-	if _, ok := r.ev.Annotations[key]; !ok {
-		r.ev.Annotations[key] = value
-	}
+	r.ann = r.ann.add(key, value)
 }
 
 // Authorized records the authorization decision as Kubernetes' authorization
@@ -219,5 +222,5 @@ func (r *Record) process(stage auditv1.Stage) bool {
 			r.capture.attach(r, stage)
 		}
 	}
-	return r.a.emit(&r.ev)
+	return r.a.emit(&r.ev, r.ann)
 }

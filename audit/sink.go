@@ -127,7 +127,8 @@ func (s *blockingSink) shutdown(ctx context.Context) error {
 // BufferBytes.
 type batchSink struct {
 	output
-	queue    chan []byte
+	queue    chan *[]byte // lines, from linePool
+	batch    []*[]byte    // the batch being collected; the goroutine's own
 	bytes    atomic.Int64
 	maxBytes int64
 	maxBatch int
@@ -142,7 +143,7 @@ type batchSink struct {
 }
 
 func newBatchSink(o output, b BatchOptions) *batchSink {
-	s := &batchSink{output: o, queue: make(chan []byte, b.BufferSize), maxBytes: b.BufferBytes,
+	s := &batchSink{output: o, queue: make(chan *[]byte, b.BufferSize), maxBytes: b.BufferBytes,
 		maxBatch: b.MaxSize, maxWait: b.MaxWait, stop: make(chan struct{}), done: make(chan struct{})}
 	if b.ThrottleEnable {
 		s.throttle = rate.NewLimiter(rate.Limit(b.ThrottleQPS), b.ThrottleBurst)
@@ -164,13 +165,25 @@ func (s *batchSink) write(line []byte) bool {
 		s.fail(pluginBuffered, errors.New("audit buffer full (bytes)"))
 		return true
 	}
+	lp := linePool.Get().(*[]byte)
+	*lp = append((*lp)[:0], line...)
 	select {
-	case s.queue <- append([]byte(nil), line...):
+	case s.queue <- lp:
 	default:
 		s.bytes.Add(-n)
+		putLine(lp)
 		s.fail(pluginBuffered, errors.New("audit buffer queue blocked"))
 	}
 	return true
+}
+
+// linePool holds the lines of the batch buffer once written.
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func putLine(lp *[]byte) {
+	if cap(*lp) <= maxPooledBuf {
+		linePool.Put(lp)
+	}
 }
 
 // run writes batches until shutdown, then what is left.
@@ -198,12 +211,12 @@ func (s *batchSink) run() {
 }
 
 // collect waits for up to maxBatch lines, until the timer fires or shutdown.
-func (s *batchSink) collect(timer *time.Timer) [][]byte {
+func (s *batchSink) collect(timer *time.Timer) []*[]byte {
 	var fired <-chan time.Time
 	if timer != nil {
 		fired = timer.C
 	}
-	var batch [][]byte
+	batch := s.batch[:0]
 	for len(batch) < s.maxBatch {
 		select {
 		case line := <-s.queue:
@@ -218,8 +231,8 @@ func (s *batchSink) collect(timer *time.Timer) [][]byte {
 }
 
 // drain takes up to maxBatch lines without waiting.
-func (s *batchSink) drain() [][]byte {
-	var batch [][]byte
+func (s *batchSink) drain() []*[]byte {
+	batch := s.batch[:0]
 	for len(batch) < s.maxBatch {
 		select {
 		case line := <-s.queue:
@@ -231,7 +244,9 @@ func (s *batchSink) drain() [][]byte {
 	return batch
 }
 
-func (s *batchSink) flush(batch [][]byte) {
+// flush writes batch, then gives its bytes back to the buffer.
+func (s *batchSink) flush(batch []*[]byte) {
+	s.batch = batch[:0]
 	if len(batch) == 0 {
 		return
 	}
@@ -239,9 +254,11 @@ func (s *batchSink) flush(batch [][]byte) {
 		_ = s.throttle.Wait(context.Background())
 	}
 	var n int64
-	for _, line := range batch {
-		s.put(line)
-		n += int64(len(line))
+	for i, lp := range batch {
+		s.put(*lp)
+		n += int64(len(*lp))
+		putLine(lp)
+		batch[i] = nil
 	}
 	s.bytes.Add(-n)
 }

@@ -53,7 +53,7 @@ func TestTruncateMatchesKubernetes(t *testing.T) {
 		theirs.Reset()
 		ours.Reset()
 		k8s.ProcessEvents(in)
-		a.emit(ev)
+		a.emit(ev, nil)
 		require.Equal(t, theirs.String(), ours.String(), "event %d", i)
 		switch {
 		case theirs.Len() == 0:
