@@ -3,9 +3,9 @@ package audit
 import (
 	"bufio"
 	"bytes"
-	"net/http"
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
