@@ -155,8 +155,7 @@ func appendObjectRef(b []byte, r *auditv1.ObjectReference) []byte {
 // or list metadata (which the audit code never sets but a caller may) goes
 // through encoding/json itself.
 func appendStatus(b []byte, s *metav1.Status) []byte {
-	if s.Details != nil || s.TypeMeta != (metav1.TypeMeta{}) || s.ListMeta.SelfLink != "" ||
-		s.ListMeta.ResourceVersion != "" || s.ListMeta.Continue != "" || s.ListMeta.RemainingItemCount != nil {
+	if s.Details != nil || s.TypeMeta != (metav1.TypeMeta{}) || s.ListMeta != (metav1.ListMeta{}) {
 		return appendMarshal(b, s)
 	}
 	b = append(b, `{"metadata":{}`...)
