@@ -114,10 +114,11 @@ func (a *Auditor) Close() error { return a.Shutdown(context.Background()) }
 // and returns the request's Record.
 //
 // r gives the requestURI, the User-Agent and the sourceIPs (X-Forwarded-For,
-// X-Real-Ip, RemoteAddr). auditID is the request's Audit-ID (kube-apiserver's,
-// so that both events share it), received the time the request was received,
-// longRunning whether it is (a watch, say): its ResponseStarted event is then
-// written when the response starts.
+// X-Real-Ip, RemoteAddr); info (required) the verb and objectRef. auditID is
+// the request's Audit-ID (kube-apiserver's, so that both events share it),
+// received the time the request was received (zero: now), longRunning
+// whether it is (a watch, say): its ResponseStarted event is then written
+// when the response starts.
 //
 // In ModeBlockingStrict, ErrNotStored says the RequestReceived event was not
 // written and the request must fail with 500.
@@ -165,6 +166,12 @@ func (a *Auditor) FailedAuthentication(r *http.Request, info *request.RequestInf
 // record of the request, its metadata filled in.
 func (a *Auditor) newRecord(r *http.Request, info *request.RequestInfo, u user.Info, auditID string, received time.Time,
 	longRunning bool) *Record {
+	if info == nil {
+		panic("audit: a request without a RequestInfo")
+	}
+	if received.IsZero() { // as Kubernetes, without a received time in the context
+		received = a.clock()
+	}
 	cfg := a.policy.evaluate(u, info)
 	a.m.level[cfg.level].Inc()
 	if cfg.level == auditv1.LevelNone {
