@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -285,6 +288,49 @@ func TestRecordBodies(t *testing.T) {
 			}
 			_, cut := ev.Annotations["audit.k8s.io/truncated"]
 			assert.Equal(t, tt.truncated, cut)
+		})
+	}
+}
+
+// TestConcurrentUse: a record is annotated and answered from several
+// goroutines, and requests are audited while the Auditor shuts down (run
+// with -race).
+func TestConcurrentUse(t *testing.T) {
+	for _, mode := range []string{audit.ModeBlocking, audit.ModeBatch} {
+		t.Run(mode, func(t *testing.T) {
+			var log syncBuffer
+			a := newAuditor(t, bodiesPolicy, &log, audit.Options{Mode: mode, RecordBodies: true})
+			rec, r := begin(t, a, "POST", widgets, `{"kind":"Widget"}`)
+			body := rec.Body(r.Body)
+			w := rec.Writer(httptest.NewRecorder())
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					rec.Annotate(fmt.Sprintf("example.com/k%d", i), "v")
+					rec.SetResponseStatus(&metav1.Status{Code: 201})
+					rec.ResponseStarted(http.StatusCreated)
+					_ = audit.RecordFrom(audit.WithRecord(context.Background(), rec)).Level()
+				})
+			}
+			wg.Go(func() { _, _ = io.Copy(io.Discard, body) })
+			wg.Go(func() { _, _ = w.Write([]byte(`{}`)) })
+			wg.Wait()
+			rec.End()
+			var evs []auditv1.Event
+			require.Eventually(t, func() bool { evs = append(evs, events(t, &log)...); return len(evs) >= 2 },
+				5*time.Second, time.Millisecond) // batch mode writes a little later
+			require.Len(t, evs, 2)
+			assert.Len(t, evs[1].Annotations, 8)
+
+			for range 4 {
+				wg.Go(func() {
+					for range 50 {
+						_ = serve(a, alice, widgets)
+					}
+				})
+			}
+			wg.Go(func() { _ = a.Shutdown(context.Background()) })
+			wg.Wait()
 		})
 	}
 }
