@@ -95,7 +95,8 @@ func (a *Auditor) Collectors() []prometheus.Collector {
 // Shutdown stops taking events, writes those taken (waiting for the writer as
 // long as ctx allows: a stalled disk can hold it forever) and closes the log
 // file. Events that come later are dropped and counted. It may be called more
-// than once.
+// than once. (lumberjack, which rotates the file, leaves a goroutine of its
+// own behind: natefinch/lumberjack#56; one per Auditor, as in Kubernetes.)
 func (a *Auditor) Shutdown(ctx context.Context) error {
 	if a == nil {
 		return nil

@@ -1,24 +1,20 @@
 package audit_test
 
 import (
-	"flag"
-	"io"
 	"os"
 	"testing"
 
+	"github.com/go-logr/logr"
+	"go.uber.org/goleak"
 	"k8s.io/klog/v2"
 )
 
-// TestMain sends klog (Kubernetes' filters) to nowhere.
+// TestMain discards klog (Kubernetes' filters, run beside ours, log their
+// refusals) and checks that no goroutine outlives the tests: an Auditor's
+// writer stops with Close. lumberjack's cleanup goroutine outlives its
+// Logger's Close (natefinch/lumberjack#56), one per rotated log file.
 func TestMain(m *testing.M) {
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	for k, v := range map[string]string{"logtostderr": "false", "alsologtostderr": "false",
-		"stderrthreshold": "FATAL", "one_output": "true"} {
-		if err := fs.Set(k, v); err != nil {
-			panic(err)
-		}
-	}
-	klog.SetOutput(io.Discard)
-	os.Exit(m.Run())
+	klog.SetLogger(logr.Discard())
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"))
+	os.Exit(0)
 }
