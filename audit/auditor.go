@@ -178,11 +178,11 @@ func (a *Auditor) newRecord(r *http.Request, info *request.RequestInfo, u user.I
 	if cfg.level == auditv1.LevelNone {
 		return nil
 	}
-	rec := &Record{a: a, cfg: cfg, longRunning: longRunning}
+	rec := &Record{a: a, cfg: cfg, longRunning: longRunning, bounded: unauthenticated(u)}
 	rec.ev.Level = cfg.level
 	rec.ev.AuditID = types.UID(auditID)
 	fillMetadata(rec, r, info, u, received)
-	if a.recordBodies && cfg.level != auditv1.LevelMetadata {
+	if a.recordBodies && cfg.level != auditv1.LevelMetadata && !rec.bounded {
 		rec.capture = &capture{max: a.maxBody, response: cfg.level == auditv1.LevelRequestResponse && !longRunning}
 	}
 	return rec

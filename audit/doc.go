@@ -91,21 +91,26 @@
 // bounds events as Kubernetes' truncate plugin does.
 //
 // An unauthenticated client cannot make the log grow faster than Kubernetes'
-// own audit of the same requests, and much slower: the events of a request
-// refused by authentication, or let through as system:anonymous, have their
-// client-chosen fields bounded (requestURI, objectRef, sourceIPs; userAgent
-// as in Kubernetes), at most 64 KiB however large the request (Kubernetes
-// writes the whole request line and headers, megabytes).
+// own audit of the same requests, and makes it grow much slower: the events
+// of a request refused by authentication, or let through as
+// system:anonymous, have their client-chosen fields bounded (requestURI,
+// objectRef, sourceIPs, the Status the request is answered with; userAgent
+// as in Kubernetes) and no bodies: at most MaxUnauthenticatedEventBytes (64
+// KiB) however large the request, where Kubernetes writes the whole request
+// line and headers, megabytes.
 //
 // # Differences from Kubernetes
 //
 // Deliberate, and tested where they show:
 //
 //   - The events of unauthenticated requests are bounded, as above:
-//     requestURI at MaxUnauthenticatedURILength bytes, each objectRef field at
-//     MaxUnauthenticatedFieldLength, cut and marked "...TRUNCATED" (as
-//     Kubernetes marks a long User-Agent); sourceIPs keep the last
-//     MaxUnauthenticatedSourceIPs addresses, those the nearest proxies added.
+//     requestURI at MaxUnauthenticatedURILength bytes, each objectRef field
+//     and the responseStatus' status, reason and details at
+//     MaxUnauthenticatedFieldLength, its message at
+//     MaxUnauthenticatedMessageLength, cut and marked "...TRUNCATED" (as
+//     Kubernetes marks a long User-Agent); the Status' causes are left out;
+//     sourceIPs keep the last MaxUnauthenticatedSourceIPs addresses, those
+//     the nearest proxies added; RecordBodies does not apply to them.
 //   - The batch buffer is also bounded in bytes (BufferBytes).
 //   - Truncation annotates the truncated copy only; Kubernetes' truncate
 //     plugin also writes audit.k8s.io/truncated into the request's later

@@ -10,6 +10,7 @@ import (
 
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/endpoints/request"
@@ -20,19 +21,31 @@ import (
 // others are ours, and apply only to the events of unauthenticated requests:
 // refused by authentication (Auditor.FailedAuthentication), or let through
 // as system:anonymous (a user in group system:unauthenticated). A field
-// longer than its bound is cut and ends with "...TRUNCATED".
+// longer than its bound is cut and ends with "...TRUNCATED". With them, such
+// an event is at most MaxUnauthenticatedEventBytes, whatever the request.
 const (
 	// MaxUserAgentLength bounds userAgent, in every event (Kubernetes'
 	// maxUserAgentLength).
 	MaxUserAgentLength = 1024
 	// MaxUnauthenticatedURILength bounds requestURI.
-	MaxUnauthenticatedURILength = 4096
-	// MaxUnauthenticatedFieldLength bounds each field of objectRef.
-	MaxUnauthenticatedFieldLength = 512
+	MaxUnauthenticatedURILength = 2048
+	// MaxUnauthenticatedFieldLength bounds each field of objectRef, and the
+	// status, reason and details (name, group, kind, uid) of the
+	// responseStatus: the longest Kubernetes name is 253 bytes.
+	MaxUnauthenticatedFieldLength = 256
+	// MaxUnauthenticatedMessageLength bounds the message of the
+	// responseStatus (a refusal's Status names the path); its causes are
+	// left out.
+	MaxUnauthenticatedMessageLength = 1024
 	// MaxUnauthenticatedSourceIPs bounds sourceIPs: the last ones are kept
 	// (the remote address and the proxies nearest to the server), since all
 	// but the last can be set by the client.
 	MaxUnauthenticatedSourceIPs = 16
+	// MaxUnauthenticatedEventBytes bounds an event of an unauthenticated
+	// request, every character escaped by JSON included, with an audit ID
+	// of at most 64 bytes (serving's). Its bodies are not recorded
+	// (Options.RecordBodies).
+	MaxUnauthenticatedEventBytes = 64 << 10
 
 	truncatedSuffix = "...TRUNCATED"
 )
@@ -55,7 +68,7 @@ func unauthenticated(u user.Info) bool {
 // request into rec's event.
 func fillMetadata(rec *Record, r *http.Request, info *request.RequestInfo, u user.Info, received time.Time) {
 	ev, ref := &rec.ev, &rec.ref
-	bounded := unauthenticated(u)
+	bounded := rec.bounded
 	ev.RequestReceivedTimestamp = metav1.NewMicroTime(received)
 	ev.Verb = info.Verb
 	ev.RequestURI = requestURI(r)
@@ -180,4 +193,18 @@ func canonicalIP(s string) (string, bool) {
 		return "", false
 	}
 	return ip.String(), true
+}
+
+// boundedStatus returns a copy of s within the bounds of an unauthenticated
+// request's event.
+func boundedStatus(s *metav1.Status) *metav1.Status {
+	c := &metav1.Status{TypeMeta: s.TypeMeta, Status: cut(s.Status, MaxUnauthenticatedFieldLength),
+		Message: cut(s.Message, MaxUnauthenticatedMessageLength),
+		Reason:  metav1.StatusReason(cut(string(s.Reason), MaxUnauthenticatedFieldLength)), Code: s.Code}
+	if d := s.Details; d != nil {
+		c.Details = &metav1.StatusDetails{Name: cut(d.Name, MaxUnauthenticatedFieldLength),
+			Group: cut(d.Group, MaxUnauthenticatedFieldLength), Kind: cut(d.Kind, MaxUnauthenticatedFieldLength),
+			UID: types.UID(cut(string(d.UID), MaxUnauthenticatedFieldLength)), RetryAfterSeconds: d.RetryAfterSeconds}
+	}
+	return c
 }

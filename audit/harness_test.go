@@ -91,6 +91,8 @@ var testAuthorizer = authorizer.AuthorizerFunc(func(_ context.Context, a authori
 		return authorizer.DecisionNoOpinion, "", errors.New("webhook unreachable")
 	case a.GetVerb() == "impersonate" && name != "alice":
 		return authorizer.DecisionNoOpinion, "impersonation is for alice", nil
+	case name == user.Anonymous && a.GetVerb() != "get" && a.GetVerb() != "list":
+		return authorizer.DecisionNoOpinion, "anonymous may only read", nil
 	case name == "mallory":
 		return authorizer.DecisionDeny, `RBAC: "mallory" is denied`, nil
 	case name == "root":

@@ -105,10 +105,11 @@ type Options struct {
 	// RecordBodies records, at levels Request and RequestResponse, the
 	// request body the handler read as the event's requestObject and, at
 	// RequestResponse, the response body as its responseObject, when they
-	// are JSON and no longer than MaxBodyBytes (Record.Body, Record.Writer).
-	// Default false, as Kubernetes' audit filter for a handler that is not
-	// one of its REST handlers: see the package documentation. A Status the
-	// pipeline answers with (Record.SetResponseStatus) is recorded either way.
+	// are JSON and no longer than MaxBodyBytes (Record.Body, Record.Writer),
+	// except for unauthenticated requests. Default false, as Kubernetes'
+	// audit filter for a handler that is not one of its REST handlers: see
+	// the package documentation. A Status the pipeline answers with
+	// (Record.SetResponseStatus) is recorded either way.
 	RecordBodies bool
 	// MaxBodyBytes bounds each body RecordBodies records; a longer one is
 	// left out and the event annotated audit.k8s.io/truncated=true.

@@ -29,6 +29,7 @@ type Record struct {
 	cfg         requestConfig
 	longRunning bool
 	failedAuthn bool
+	bounded     bool // an unauthenticated request: its client-chosen fields are bounded
 	started     atomic.Bool // the response status code was recorded
 	capture     *capture    // nil: bodies are not recorded
 
@@ -114,10 +115,15 @@ func (r *Record) SetImpersonatedUser(u user.Info, constraint string) {
 // writes it, as Kubernetes' response writers do (LogResponseObject): its
 // status, message, reason, details and code; at level RequestResponse, the
 // Status itself as responseObject. Call it for every Status written (401,
-// 403, 429, 503...), and from the handler's Status writer.
+// 403, 429, 503...), and from the handler's Status writer. For an
+// unauthenticated request, the Status is bounded (MaxUnauthenticatedMessageLength,
+// MaxUnauthenticatedFieldLength) and its causes left out.
 func (r *Record) SetResponseStatus(s *metav1.Status) {
 	if r == nil || s == nil {
 		return
+	}
+	if r.bounded {
+		s = boundedStatus(s)
 	}
 	var obj *runtime.Unknown
 	if r.cfg.level == auditv1.LevelRequestResponse {
