@@ -29,7 +29,7 @@ type Record struct {
 	cfg         requestConfig
 	longRunning bool
 	failedAuthn bool
-	bounded     bool // an unauthenticated request: its client-chosen fields are bounded
+	bounded     bool        // an unauthenticated request: its client-chosen fields are bounded
 	started     atomic.Bool // the response status code was recorded
 	capture     *capture    // nil: bodies are not recorded
 
