@@ -55,14 +55,16 @@ func New(opts Options) (*Auditor, error) {
 	}
 	o := opts.withDefaults()
 	var p *auditinternal.Policy
-	var err error
 	if o.Policy != nil {
-		p, err = convertPolicy(o.Policy)
+		var err error
+		if p, err = convertPolicy(o.Policy); err != nil {
+			return nil, fmt.Errorf("audit: invalid policy: %w", err)
+		}
 	} else {
-		p, err = loadPolicyFile(o.PolicyFile, o.Logger)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading audit policy file: %w", err)
+		var err error
+		if p, err = loadPolicyFile(o.PolicyFile, o.Logger); err != nil {
+			return nil, fmt.Errorf("loading audit policy file: %w", err)
+		}
 	}
 	w, closer, err := openLog(o)
 	if err != nil {
