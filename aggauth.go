@@ -3,6 +3,7 @@ package aggauth
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +12,7 @@ import (
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/serving"
 )
 
 // Chain is an extension apiserver's whole request path, configured from the
@@ -117,14 +119,14 @@ func (c *Chain) Collectors() []prometheus.Collector {
 func (c *Chain) Authorizer() *authz.Authorizer { return c.authz.sar }
 
 // TLSConfig returns the serving TLS configuration for the certificate and key
-// files, advertising the CAs in force to clients (see middleware.TLSConfig).
+// files, advertising the CAs in force to clients (see serving.TLSConfig).
 func (c *Chain) TLSConfig(certFile, keyFile string) (*tls.Config, error) {
-	var cas []authn.CAProvider
+	var cas []func() []*x509.Certificate
 	if c.authn.rh != nil {
-		cas = append(cas, authn.RequestHeaderCA(c.authn.rh))
+		cas = append(cas, authn.CACertificates(authn.RequestHeaderCA(c.authn.rh)))
 	}
 	if c.authn.clientCA != nil {
-		cas = append(cas, c.authn.clientCA)
+		cas = append(cas, authn.CACertificates(c.authn.clientCA))
 	}
-	return middleware.TLSConfig(middleware.TLSOptions{CertFile: certFile, KeyFile: keyFile, ClientCAs: cas})
+	return serving.TLSConfig(serving.TLSOptions{CertFile: certFile, KeyFile: keyFile, ClientCAs: cas})
 }

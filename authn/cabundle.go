@@ -151,3 +151,15 @@ func (r requestHeaderCA) CABundle() *CABundle {
 	}
 	return nil
 }
+
+// CACertificates returns a function that gives the certificates of the bundle
+// p provides, as serving.TLSOptions.ClientCAs takes them: the same slice as
+// long as the bundle does not change.
+func CACertificates(p CAProvider) func() []*x509.Certificate {
+	return func() []*x509.Certificate {
+		if b := p.CABundle(); b != nil {
+			return b.Certificates()
+		}
+		return nil
+	}
+}

@@ -33,7 +33,7 @@ import (
 
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/internal/testpki"
-	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/serving"
 )
 
 // proxyName is the front proxy certificate's CommonName, the only allowed name.
@@ -83,7 +83,7 @@ var thePKI = sync.OnceValue(func() *pki {
 })
 
 // server is the chain under attack behind a real TLS listener (HTTP/2 and
-// HTTP/1.1), configured by middleware.TLSConfig for both implementations. It
+// HTTP/1.1), configured by serving.TLSConfig for both implementations. It
 // counts connections opened and closed, and the requests each one carried.
 type server struct {
 	*httptest.Server
@@ -100,8 +100,8 @@ type connKey struct{}
 func serve(t testing.TB, p *pki, h http.Handler) *server {
 	t.Helper()
 	s := &server{perConn: map[int64]int{}}
-	cfg, err := middleware.TLSConfig(middleware.TLSOptions{Certificate: &p.serving,
-		ClientCAs: []authn.CAProvider{staticCA(t, p.proxyCA), staticCA(t, p.clientCA)}})
+	cfg, err := serving.TLSConfig(serving.TLSOptions{Certificate: &p.serving,
+		ClientCAs: []func() []*x509.Certificate{authn.CACertificates(staticCA(t, p.proxyCA)), authn.CACertificates(staticCA(t, p.clientCA))}})
 	require.NoError(t, err)
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()

@@ -8,8 +8,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/admission"
+	"github.com/aggauth/aggauth/pipeline"
 )
 
 // AdmissionOptions configures NewAdmission.

@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/internal/logs"
+	"github.com/aggauth/aggauth/pipeline"
 )
 
 // RequestAttributesOptions configures NewRequestAttributes. There is nothing

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/internal/testpki"
 	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/serving"
 )
 
 type authnFixture struct {
@@ -116,12 +118,12 @@ func TestAuthenticateNeedsAnAuthenticator(t *testing.T) {
 // while a new connection with the new certificate is accepted.
 func TestAuthenticateOverRealTLS(t *testing.T) {
 	f := newAuthnFixture(t, false)
-	serving := testpki.NewCA("serving-ca", testpki.ECDSA)
-	servingCert := serving.Issue(testpki.Spec{CommonName: "localhost", DNSNames: []string{"localhost"}, IPs: loopbackIPs,
-		ExtKeyUsages: serverAuth})
+	servingCA := testpki.NewCA("serving-ca", testpki.ECDSA)
+	servingCert := servingCA.Issue(testpki.Spec{CommonName: "localhost", DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+		ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 	tc := servingCert.TLSCertificate()
-	tlsCfg, err := middleware.TLSConfig(middleware.TLSOptions{Certificate: &tc,
-		ClientCAs: []authn.CAProvider{authn.RequestHeaderCA(f.holder)}})
+	tlsCfg, err := serving.TLSConfig(serving.TLSOptions{Certificate: &tc,
+		ClientCAs: []func() []*x509.Certificate{authn.CACertificates(authn.RequestHeaderCA(f.holder))}})
 	require.NoError(t, err)
 
 	var accepted []string
@@ -139,7 +141,7 @@ func TestAuthenticateOverRealTLS(t *testing.T) {
 
 	newClient := func(cert *testpki.Cert) *http.Client {
 		return &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{
-			RootCAs: newPool(serving), Certificates: []tls.Certificate{cert.TLSCertificate()},
+			RootCAs: servingCA.Pool(), Certificates: []tls.Certificate{cert.TLSCertificate()},
 		}}}
 	}
 	get := func(c *http.Client) *http.Response {

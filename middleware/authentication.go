@@ -11,10 +11,10 @@ import (
 	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/user"
 
-	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/internal/logs"
 	"github.com/aggauth/aggauth/internal/retryafter"
+	"github.com/aggauth/aggauth/pipeline"
 )
 
 // AuthenticationOptions configures NewAuthentication.

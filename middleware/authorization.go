@@ -11,9 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
-	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/internal/retryafter"
+	"github.com/aggauth/aggauth/pipeline"
 )
 
 // AuthorizationOptions configures NewAuthorization.

@@ -18,8 +18,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
-	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/internal/fold"
+	"github.com/aggauth/aggauth/pipeline"
 )
 
 // ImpersonationOptions configures NewImpersonation.

@@ -23,7 +23,9 @@ func (auditIDStep) Serve(_ http.ResponseWriter, r *http.Request, s *pipeline.Sta
 // requestStep resolves the request's RequestInfo, once for every later step
 // and the handler, as the generic apiserver's WithRequestInfo, and decides
 // whether it is long-running.
-type requestStep struct{ longRunning request.LongRunningRequestCheck }
+type requestStep struct {
+	longRunning request.LongRunningRequestCheck
+}
 
 func (st requestStep) Serve(_ http.ResponseWriter, r *http.Request, s *pipeline.State) *http.Request {
 	s.LongRunning = isLongRunning(st.longRunning, r, requestInfoOf(r, s))

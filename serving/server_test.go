@@ -3,6 +3,7 @@ package serving_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"math"
@@ -19,7 +20,6 @@ import (
 
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/internal/testpki"
-	"github.com/aggauth/aggauth/middleware"
 	"github.com/aggauth/aggauth/serving"
 )
 
@@ -124,7 +124,7 @@ func TestTLSSettings(t *testing.T) {
 type caSource struct{ ca *authn.DynamicCA }
 
 func (s caSource) TLSConfig(certFile, keyFile string) (*tls.Config, error) {
-	return middleware.TLSConfig(middleware.TLSOptions{CertFile: certFile, KeyFile: keyFile, ClientCAs: []authn.CAProvider{s.ca}})
+	return serving.TLSConfig(serving.TLSOptions{CertFile: certFile, KeyFile: keyFile, ClientCAs: []func() []*x509.Certificate{authn.CACertificates(s.ca)}})
 }
 
 // The source's configuration is served with the TLS flags on top: its client

@@ -62,7 +62,9 @@ type timeoutStep struct {
 }
 
 // Serve is not called: the pipeline calls Run.
-func (timeoutStep) Serve(_ http.ResponseWriter, r *http.Request, _ *pipeline.State) *http.Request { return r }
+func (timeoutStep) Serve(_ http.ResponseWriter, r *http.Request, _ *pipeline.State) *http.Request {
+	return r
+}
 
 // Run runs rest on a worker goroutine within the request's time.
 func (t timeoutStep) Run(w http.ResponseWriter, r *http.Request, s *pipeline.State, rest func(http.ResponseWriter, *http.Request)) {

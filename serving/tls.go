@@ -5,14 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-
-	"github.com/aggauth/aggauth/middleware"
 )
 
 // TLSConfigSource builds the serving TLS configuration for a certificate and
 // key file. *aggauth.Chain implements it: its configuration advertises the
 // client CAs the chain trusts, as they change, and reloads the certificate
-// when its files change (see middleware.TLSConfig). The Server applies its
+// when its files change (see TLSConfig). The Server applies its
 // TLS flags (minimum version, cipher suites, curves, HTTP/2) on top.
 type TLSConfigSource interface {
 	TLSConfig(certFile, keyFile string) (*tls.Config, error)
@@ -53,7 +51,7 @@ func (t tlsSettings) apply(c *tls.Config) {
 }
 
 // serverTLSConfig returns src's configuration for the files (or, without a
-// source, middleware.TLSConfig's, which advertises no client CA) with the
+// source, TLSConfig's, which advertises no client CA) with the
 // settings applied, also to the configurations its GetConfigForClient returns.
 func serverTLSConfig(src TLSConfigSource, certFile, keyFile string, t tlsSettings, logger *slog.Logger) (*tls.Config, error) {
 	var cfg *tls.Config
@@ -61,7 +59,7 @@ func serverTLSConfig(src TLSConfigSource, certFile, keyFile string, t tlsSetting
 	if src != nil {
 		cfg, err = src.TLSConfig(certFile, keyFile)
 	} else {
-		cfg, err = middleware.TLSConfig(middleware.TLSOptions{CertFile: certFile, KeyFile: keyFile, Logger: logger})
+		cfg, err = TLSConfig(TLSOptions{CertFile: certFile, KeyFile: keyFile, Logger: logger})
 	}
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package middleware
+package serving
 
 import (
 	"crypto/tls"
@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
-
-	"github.com/aggauth/aggauth/authn"
 )
 
 // TLSOptions configures the serving TLS configuration of an extension server.
@@ -28,12 +26,14 @@ type TLSOptions struct {
 	// Certificate, when set, is used instead of CertFile and KeyFile.
 	Certificate *tls.Certificate
 
-	// ClientCAs are advertised to clients as acceptable certificate authorities,
-	// usually the front-proxy CA (authn.RequestHeaderCA) and the client CA. The
-	// handshake only asks for a certificate; it never verifies one: the
-	// authenticators do, per request, so that a CA change applies at once, as in
-	// kube-apiserver. Default: none advertised.
-	ClientCAs []authn.CAProvider
+	// ClientCAs are advertised to clients as acceptable certificate
+	// authorities, usually the front-proxy CA and the client CA (the
+	// aggauth.Chain gives them): each function returns the certificates in
+	// force, the same slice as long as they do not change, and is asked on
+	// every handshake. The handshake only asks for a certificate; it never
+	// verifies one: the authenticators do, per request, so that a CA change
+	// applies at once, as in kube-apiserver. Default: none advertised.
+	ClientCAs []func() []*x509.Certificate
 
 	// CheckInterval is the least time between two checks of CertFile and KeyFile.
 	// Default: 10s.
@@ -70,39 +70,43 @@ func TLSConfig(opts TLSOptions) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// advertiser builds, once per set of CA bundles, the config whose ClientCAs lists
-// them.
+// advertiser builds, once per set of CA certificates, the config whose
+// ClientCAs lists them.
 type advertiser struct {
 	base      *tls.Config
-	providers []authn.CAProvider
+	providers []func() []*x509.Certificate
 
-	mu      sync.Mutex // guards bundles and cfg
-	bundles []*authn.CABundle
-	cfg     *tls.Config
+	mu    sync.Mutex // guards certs and cfg
+	certs [][]*x509.Certificate
+	cfg   *tls.Config
 }
 
 func (a *advertiser) configForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
-	bundles := make([]*authn.CABundle, len(a.providers))
+	certs := make([][]*x509.Certificate, len(a.providers))
 	for i, p := range a.providers {
-		bundles[i] = p.CABundle()
+		certs[i] = p()
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.cfg != nil && slices.Equal(bundles, a.bundles) {
+	if a.cfg != nil && slices.EqualFunc(certs, a.certs, sameSlice) {
 		return a.cfg, nil
 	}
 	pool := x509.NewCertPool()
-	for _, b := range bundles {
-		if b != nil {
-			for _, c := range b.Certificates() {
-				pool.AddCert(c)
-			}
+	for _, cs := range certs {
+		for _, c := range cs {
+			pool.AddCert(c)
 		}
 	}
 	cfg := a.base.Clone()
 	cfg.ClientCAs = pool
-	a.bundles, a.cfg = bundles, cfg
+	a.certs, a.cfg = certs, cfg
 	return cfg, nil
+}
+
+// sameSlice reports whether a and b are the same slice (a provider returns
+// the same one while its certificates do not change).
+func sameSlice(a, b []*x509.Certificate) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func servingCertificate(opts TLSOptions) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), error) {
@@ -111,7 +115,7 @@ func servingCertificate(opts TLSOptions) (func(*tls.ClientHelloInfo) (*tls.Certi
 		return func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c, nil }, nil
 	}
 	if opts.CertFile == "" || opts.KeyFile == "" {
-		return nil, errors.New("middleware: TLSOptions needs CertFile and KeyFile, or Certificate")
+		return nil, errors.New("serving: TLSOptions needs CertFile and KeyFile, or Certificate")
 	}
 	r := &keyPairReloader{certFile: opts.CertFile, keyFile: opts.KeyFile,
 		interval: opts.CheckInterval, logger: opts.Logger, clock: opts.Clock}
@@ -163,11 +167,11 @@ func (r *keyPairReloader) load() error {
 	cs, err1 := stampOf(r.certFile)
 	ks, err2 := stampOf(r.keyFile)
 	if err := errors.Join(err1, err2); err != nil {
-		return fmt.Errorf("middleware: serving certificate: %w", err)
+		return fmt.Errorf("serving: serving certificate: %w", err)
 	}
 	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
 	if err != nil {
-		return fmt.Errorf("middleware: serving certificate: %w", err)
+		return fmt.Errorf("serving: serving certificate: %w", err)
 	}
 	r.cert, r.stamp = &cert, [2]fileStamp{cs, ks}
 	return nil

@@ -1,4 +1,4 @@
-package middleware_test
+package serving_test
 
 import (
 	"crypto/tls"
@@ -19,7 +19,7 @@ import (
 
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/internal/testpki"
-	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/serving"
 )
 
 var (
@@ -60,8 +60,8 @@ func TestTLSConfigAdvertisesCurrentCAsAndReloadsServingCert(t *testing.T) {
 	dyn := authn.NewDynamicCA(bundleA)
 	clk := clocktesting.NewFakePassiveClock(time.Now())
 
-	cfg, err := middleware.TLSConfig(middleware.TLSOptions{CertFile: certFile, KeyFile: keyFile,
-		ClientCAs: []authn.CAProvider{dyn}, Clock: clk})
+	cfg, err := serving.TLSConfig(serving.TLSOptions{CertFile: certFile, KeyFile: keyFile,
+		ClientCAs: []func() []*x509.Certificate{authn.CACertificates(dyn)}, Clock: clk})
 	require.NoError(t, err)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		assert.Empty(t, r.TLS.PeerCertificates, "no client certificate was sent; the handshake must still succeed")
@@ -119,8 +119,8 @@ func commonName(rawDN []byte) (string, error) {
 }
 
 func TestTLSConfigNeedsACertificate(t *testing.T) {
-	_, err := middleware.TLSConfig(middleware.TLSOptions{})
+	_, err := serving.TLSConfig(serving.TLSOptions{})
 	require.Error(t, err)
-	_, err = middleware.TLSConfig(middleware.TLSOptions{CertFile: "/nonexistent", KeyFile: "/nonexistent"})
+	_, err = serving.TLSConfig(serving.TLSOptions{CertFile: "/nonexistent", KeyFile: "/nonexistent"})
 	require.Error(t, err)
 }
