@@ -190,6 +190,7 @@ func TestStoreDeleteOptions(t *testing.T) {
 		{"background", nil, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}, true, nil},
 		{"foreground", nil, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)}, false, []string{metav1.FinalizerDeleteDependents}},
 		{"orphan", []string{"a.io/x"}, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationOrphan)}, false, []string{"a.io/x", metav1.FinalizerOrphanDependents}},
+		//lint:ignore SA1019 deprecated, and still honoured by kube-apiserver
 		{"orphanDependents", nil, metav1.DeleteOptions{OrphanDependents: ptr.To(true)}, false, []string{metav1.FinalizerOrphanDependents}},
 		{"background removes orphan", []string{metav1.FinalizerOrphanDependents}, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}, true, nil},
 		{"no policy keeps orphan", []string{metav1.FinalizerOrphanDependents}, metav1.DeleteOptions{}, false, []string{metav1.FinalizerOrphanDependents}},
