@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aggauth/aggauth/example/internal/demo"
@@ -33,6 +34,25 @@ func (e *Env) testKubernetesAPI(t *testing.T) {
 	t.Run("watch", e.testWatch)
 	t.Run("forms", e.testForms)
 	t.Run("verbs", e.testVerbs)
+	t.Run("reviews", func(t *testing.T) {
+		for _, verb := range []string{"update", "patch", "watch", "deletecollection"} {
+			spec := authorizationv1.SubjectAccessReviewSpec{
+				User: "alice", Groups: aliceInfo.Groups, Extra: map[string]authorizationv1.ExtraValue{"scopes": {"widgets", "metrics"}},
+				ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Namespace: "default", Verb: verb, Group: demo.Group, Version: demo.Version, Resource: demo.Resource,
+				},
+			}
+			switch verb {
+			case "update", "patch":
+				spec.ResourceAttributes.Name = "api-u"
+			case "deletecollection": // authorized with its label selector, as kube-apiserver does
+				spec.ResourceAttributes.LabelSelector = &authorizationv1.LabelSelectorAttributes{Requirements: []metav1.LabelSelectorRequirement{
+					{Key: "suite", Operator: metav1.LabelSelectorOpIn, Values: []string{"api-dc"}},
+				}}
+			}
+			assert.True(t, e.reviewed(spec), "a review of alice's %s", verb)
+		}
+	})
 }
 
 // call sends a request as alice with the Content-Type and Accept given
