@@ -9,7 +9,12 @@
 // TestScenario15TimeoutAndRollingRestart) checks it from outside, as users and
 // kube-apiserver see it; kube-apiserver's audit log says whom every
 // SubjectAccessReview the extension sent was about, and the audit ID of every
-// widgets request. TestSmoke checks the control plane itself with a minimal
+// widgets request. TestScenario16NamespaceDeletion to
+// TestScenario22UndeclaredVerb check what the cluster's own controllers (a
+// real kube-controller-manager: namespace, garbage collector, quota) and
+// kubectl (get -w, printer columns, replace, 405) do with the example's
+// widgets, each against a CustomResourceDefinition as the control, with the
+// same outcome. TestSmoke checks the control plane itself with a minimal
 // extension.
 //
 // Run them with `make -C e2e e2e` (or `make e2e` at the root).

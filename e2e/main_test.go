@@ -19,6 +19,11 @@ func TestMain(m *testing.M) { cluster.Main(m) }
 //   - 1 to 5, 8, 10, 11, 13 and 14 share one control plane (sharedEnv);
 //     each uses users, namespaces and RBAC of its own, so that they do not
 //     depend on each other or on their order.
+//   - 16 to 22 share another (controllersEnv), with kube-controller-manager
+//     (namespace, garbage-collector and quota controllers) and a
+//     CustomResourceDefinition as the control: each runs against the
+//     example's widgets and against the control, and expects the same
+//     outcome, in namespaces of its own;
 //   - the others run on a control plane of their own (newEnv, newEnvOf):
 //     6 (front-proxy CA rotation) and 7 (outage) restart or stop
 //     kube-apiserver, 9 changes the authentication ConfigMap, 12 runs the

@@ -64,9 +64,10 @@ func TestScenario1APIServiceAvailable(t *testing.T) {
 		var list metav1.APIResourceList
 		require.NoError(t, json.Unmarshal(body, &list))
 		assert.Equal(t, demoapi.Group+"/"+demoapi.Version, list.GroupVersion)
-		require.Len(t, list.APIResources, 1)
+		require.Len(t, list.APIResources, 2)
 		assert.Equal(t, demoapi.Resource, list.APIResources[0].Name)
 		assert.True(t, list.APIResources[0].Namespaced)
+		assert.Equal(t, demoapi.Resource+"/status", list.APIResources[1].Name)
 
 		out, _ := kubectl(ctx, t, c, c.AdminKubeconfig(), "api-resources", "--api-group="+demoapi.Group)
 		assert.Regexp(t, `(?m)^widgets\s+wg\s+`+demoapi.Group+`/`+demoapi.Version+`\s+true\s+Widget$`, out)

@@ -42,7 +42,7 @@ func TestScenario2UserThroughKubeAPIServer(t *testing.T) {
 		assert.Equal(t, "widget.demo.aggauth.io/blue created", strings.TrimSpace(out))
 
 		out, _ = kubectl(ctx, t, c, alice.Kubeconfig, "get", "widgets", "-n", ns)
-		assert.Regexp(t, `(?m)^NAME\s+AGE\n(?-m)blue\s+\S+\n$`, out)
+		assert.Regexp(t, `(?m)^NAME\s+COLOR\s+SIZE\s+AGE\n(?-m)blue\s+blue\s+\S+\n$`, out) // the declared columns; no size
 
 		out, _ = kubectl(ctx, t, c, alice.Kubeconfig, "get", "widget", "blue", "-n", ns, "-o", "json")
 		var obj unstructured.Unstructured

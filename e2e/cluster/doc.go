@@ -9,7 +9,8 @@
 // clients and kubeconfigs for the administrator and for any user
 // (Cluster.User) with RBAC (Cluster.Grant), restarts kube-apiserver (optionally with a new front-proxy CA,
 // RestartAPIServer) or stops it for an outage (StopAPIServer, StartAPIServer),
-// and runs kubectl.
+// runs kube-controller-manager with the controllers that act on every API
+// (StartControllerManager), and runs kubectl.
 //
 // An extension apiserver listening on loopback is registered in two steps:
 // PrepareExtension creates its namespace, a service-account identity with the
@@ -28,5 +29,6 @@
 // later start removes the directories of programs that were killed outright.
 //
 // The binaries come from BinDir: $AGGAUTH_E2E_BIN, else e2e/.cache/bin, built
-// by `make -C e2e tools` from the e2e/tools module.
+// by `make -C e2e tools` from the e2e/tools module (kube-controller-manager
+// only for StartControllerManager: the demo does not build it).
 package cluster

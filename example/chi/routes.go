@@ -1,117 +1,50 @@
 package main
 
 import (
-	"log/slog"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/aggauth/aggauth"
 	"github.com/aggauth/aggauth/discovery"
 	"github.com/aggauth/aggauth/example/internal/demo"
-	"github.com/aggauth/aggauth/middleware"
-	"github.com/aggauth/aggauth/serving"
 )
 
 // routes is the whole API on a chi router. aggauth's chain and the discovery
-// documents (disc) are chi middlewares, in that order: /healthz, /livez and
-// /readyz answer without authentication; every other request is
-// authenticated, authorized with a SubjectAccessReview and, for a create,
-// checked against the namespace lifecycle before discovery answers it or it
-// is routed. chi routes on URL.RawPath when it is set; the chain clears it,
-// so chi.URLParam is the namespace that was authorized.
+// documents (disc, which also refuses undeclared verbs with a 405) are chi
+// middlewares, in that order: /healthz, /livez and /readyz answer without
+// authentication; every other request is authenticated, authorized with a
+// SubjectAccessReview and, for a create, checked against the namespace
+// lifecycle before discovery answers it or it is routed. chi routes on
+// URL.RawPath when it is set; the chain clears it, so chi.URLParam is the
+// namespace that was authorized. The handlers are demo.API's, one per
+// declared verb.
 func routes(chain *aggauth.Chain, disc *discovery.Discovery, store *demo.Store, metrics http.Handler) http.Handler {
-	api := &widgets{store: store}
+	api := demo.API{Store: store}
+	route := func(h demo.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			h(w, r, chi.URLParam(r, "namespace"), chi.URLParam(r, "name"))
+		}
+	}
 	r := chi.NewRouter()
 	r.Use(chain.Handler, disc.Handler, demo.NoDryRun)
 	r.NotFound(demo.NotFound)
 	r.MethodNotAllowed(demo.MethodNotAllowed)
 
 	r.Route("/apis/demo.aggauth.io/v1", func(r chi.Router) {
-		r.Get("/widgets", api.list) // all namespaces
+		r.Get("/widgets", route(api.List)) // all namespaces
 		r.Route("/namespaces/{namespace}/widgets", func(r chi.Router) {
-			r.Get("/", api.list)
-			r.Post("/", api.create)
-			r.Get("/{name}", api.get)
-			r.Patch("/{name}", api.patch)
-			r.Delete("/{name}", api.delete)
+			r.Get("/", route(api.List)) // list and watch
+			r.Post("/", route(api.Create))
+			r.Delete("/", route(api.DeleteCollection))
+			r.Get("/{name}", route(api.Get))
+			r.Put("/{name}", route(api.Update))
+			r.Patch("/{name}", route(api.Patch))
+			r.Delete("/{name}", route(api.Delete))
+			r.Get("/{name}/status", route(api.Get))
 		})
 	})
 
 	r.Method(http.MethodGet, "/metrics", metrics)
 	return r
-}
-
-type widgets struct{ store *demo.Store }
-
-func (a *widgets) list(w http.ResponseWriter, r *http.Request) {
-	caller, _ := request.UserFrom(r.Context()) // the user kube-apiserver forwarded, as aggauth authenticated it
-	slog.DebugContext(r.Context(), "list widgets", "user", demo.Username(caller))
-	// The selectors are part of what was authorized: a list with
-	// ?fieldSelector=metadata.name=x may be allowed for x alone.
-	sel, err := middleware.SelectorsFrom(r.Context())
-	if err != nil {
-		middleware.WriteStatus(w, err) // a 400 Status for a bad or unsupported selector
-		return
-	}
-	demo.WriteObject(w, http.StatusOK, a.store.List(chi.URLParam(r, "namespace"), sel))
-}
-
-func (a *widgets) get(w http.ResponseWriter, r *http.Request) {
-	name := chi.URLParam(r, "name")
-	if demo.Demonstrate(r.Context(), name) { // demo-panic panics, demo-slow waits: serving answers 500 or 504
-		return
-	}
-	caller, _ := request.UserFrom(r.Context())
-	auditID, _ := serving.AuditIDFrom(r.Context()) // kube-apiserver's, forwarded by its aggregator
-	slog.DebugContext(r.Context(), "get widget", "user", demo.Username(caller), "auditID", auditID)
-	obj, err := a.store.Get(chi.URLParam(r, "namespace"), name)
-	if err != nil {
-		middleware.WriteStatus(w, err) // a NotFound Status, as kube-apiserver writes it
-		return
-	}
-	demo.WriteObject(w, http.StatusOK, obj)
-}
-
-func (a *widgets) create(w http.ResponseWriter, r *http.Request) {
-	caller, _ := request.UserFrom(r.Context())
-	in, err := demo.DecodeWidget(w, r)
-	if err != nil {
-		middleware.WriteStatus(w, err)
-		return
-	}
-	// spec.color defaults to gray, with a warning kubectl prints.
-	demo.Default(r.Context(), in)
-	obj, err := a.store.Create(chi.URLParam(r, "namespace"), in, caller) // status.createdBy records the caller
-	if err != nil {
-		middleware.WriteStatus(w, err)
-		return
-	}
-	// The audit ID is kube-apiserver's for this request, as its audit log records it.
-	auditID, _ := serving.AuditIDFrom(r.Context())
-	slog.InfoContext(r.Context(), "created widget", "namespace", obj.Namespace, "name", obj.Name,
-		"user", demo.Username(caller), "auditID", auditID)
-	demo.WriteObject(w, http.StatusCreated, obj)
-}
-
-func (a *widgets) patch(w http.ResponseWriter, r *http.Request) {
-	obj, err := a.store.Patch(w, r, chi.URLParam(r, "namespace"), chi.URLParam(r, "name"))
-	if err != nil {
-		middleware.WriteStatus(w, err)
-		return
-	}
-	demo.WriteObject(w, http.StatusOK, obj)
-}
-
-func (a *widgets) delete(w http.ResponseWriter, r *http.Request) {
-	caller, _ := request.UserFrom(r.Context())
-	_, reason, _ := middleware.DecisionFrom(r.Context()) // why the authorizer allowed it
-	slog.InfoContext(r.Context(), "delete widget", "user", demo.Username(caller), "reason", reason)
-	status, err := a.store.Delete(chi.URLParam(r, "namespace"), chi.URLParam(r, "name"))
-	if err != nil {
-		middleware.WriteStatus(w, err)
-		return
-	}
-	demo.WriteObject(w, http.StatusOK, status)
 }

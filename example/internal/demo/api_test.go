@@ -35,8 +35,12 @@ func TestDiscoveryResources(t *testing.T) {
 	assert.Equal(t, demo.GroupVersion, list.GroupVersion)
 	assert.Equal(t, []metav1.APIResource{{
 		Name: demo.Resource, SingularName: "widget", Namespaced: true, Kind: demo.Kind,
-		Verbs:      metav1.Verbs{"create", "delete", "get", "list", "patch"},
+		// A CustomResourceDefinition's verbs: what the garbage collector,
+		// the quota and namespace controllers need.
+		Verbs:      metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
 		ShortNames: []string{"wg"}, Categories: []string{"all", "demo"},
+	}, {
+		Name: demo.Resource + "/status", Namespaced: true, Kind: demo.Kind, Verbs: metav1.Verbs{"get"},
 	}}, list.APIResources)
 }
 

@@ -10,7 +10,7 @@ import (
 // the end-to-end suite and for anyone trying the examples: each is a widget
 // name reserved for it. A get of that name runs the demonstration instead of
 // reading the store (every router's get handler calls Demonstrate first), and
-// no widget may be created with it (ValidateCreate). They need nothing but
+// no widget may be created with it (Validate). They need nothing but
 // the RBAC to get widgets; what they cost is bounded: a panic is recovered
 // and its report rate-limited, a slow request ends at --request-timeout.
 const (

@@ -39,11 +39,12 @@ func doublingCopies(n int) string {
 	return "[" + strings.Join(ops, ",") + "]"
 }
 
-// copies is the JSON patch that copies annotation big n times.
+// copies is the JSON patch that copies spec.color n times into fields the
+// Widget does not have (dropped when decoded).
 func copies(n int) string {
 	ops := make([]string, n)
 	for i := range ops {
-		ops[i] = fmt.Sprintf(`{"op":"copy","from":"/metadata/annotations/big","path":"/metadata/annotations/copy%d"}`, i)
+		ops[i] = fmt.Sprintf(`{"op":"copy","from":"/spec/color","path":"/spec/copy%d"}`, i)
 	}
 	return "[" + strings.Join(ops, ",") + "]"
 }
@@ -59,14 +60,14 @@ const (
 )
 
 // patchStore returns a store with the widget ns/w, labelled app=demo, with
-// an annotation big of bigBytes when it is not 0.
+// a spec.color of bigBytes when it is not 0.
 func patchStore(t testing.TB, bigBytes int) *demo.Store {
 	t.Helper()
 	s := demo.NewStore()
 	w := widget("w")
 	w.Labels = map[string]string{"app": "demo"}
 	if bigBytes > 0 {
-		w.Annotations = map[string]string{"big": strings.Repeat("a", bigBytes)}
+		w.Spec.Color = strings.Repeat("a", bigBytes)
 	}
 	_, err := s.Create("ns", w, bob)
 	require.NoError(t, err)
@@ -101,7 +102,7 @@ func TestPatchLimits(t *testing.T) {
 	const testApp = `{"op":"test","path":"/metadata/labels/app","value":"demo"}`
 	tests := []struct {
 		name, ctype, body string
-		bigBytes          int // the size of annotation big, when not 0
+		bigBytes          int // the size of spec.color, when not 0
 		code              int32
 		message           string
 	}{
@@ -193,12 +194,12 @@ func TestPatchCopyBomb(t *testing.T) {
 
 // TestPatchGetNotBlocked: a GET does not wait while a patch is applied, only
 // while it is stored. The patch is as costly as Kubernetes allows in copies:
-// 3 MiB of copies of an annotation of 1 MiB. Latencies say little on a busy
+// 3 MiB of copies of a spec.color of 1 MiB. Latencies say little on a busy
 // machine; what the GETs that start and end while one patch is in flight
 // count does: a handful when the store is locked while the patch applies.
 func TestPatchGetNotBlocked(t *testing.T) {
 	s := patchStore(t, 1<<20-2)
-	body := strings.ReplaceAll(copies(3), "/metadata/annotations/copy", "/spec/copy") // spec drops them
+	body := copies(3) // the Widget drops them
 	const patches = 5
 	var (
 		wg     sync.WaitGroup

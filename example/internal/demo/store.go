@@ -2,6 +2,7 @@ package demo
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strconv"
 	"sync"
@@ -9,79 +10,93 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/storage/names"
 
+	"github.com/aggauth/aggauth/objects"
 	"github.com/aggauth/aggauth/requestinfo"
 )
 
-// Store keeps Widgets in memory. It is safe for concurrent use; it hands out
-// copies, never the stored objects.
+// Store keeps Widgets in memory, as kube-apiserver keeps objects in etcd:
+// each change gets the next resourceVersion (an increasing decimal integer,
+// as etcd's revisions) and is emitted, under the store's lock, to the
+// objects.Broadcaster that watches are served from. It is safe for
+// concurrent use; it hands out copies, never the stored objects.
 type Store struct {
-	mu      sync.RWMutex                  // guards the fields below
-	widgets map[string]map[string]*Widget // namespace -> name -> widget
-	rv      uint64                        // last resourceVersion handed out
+	mu sync.RWMutex // guards the fields below
+	// widgets is namespace -> name -> widget. A stored widget is never
+	// changed: each change stores a new one, which the watchers share.
+	widgets map[string]map[string]*Widget
+	rv      uint64 // of the last change
+	events  *objects.Broadcaster[*Widget]
 }
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{widgets: make(map[string]map[string]*Widget)}
+	return &Store{
+		widgets: make(map[string]map[string]*Widget),
+		events:  objects.NewBroadcaster[*Widget](objects.BroadcasterOptions{}),
+	}
 }
 
-// Create stores w in namespace, created by caller, and returns the stored
-// Widget: name (from generateName when name is empty), uid, resourceVersion,
-// creationTimestamp, apiVersion, kind and status are set by the store; of the
-// rest of the metadata only labels and annotations are kept. The error is an
-// AlreadyExists when the name is taken.
-func (s *Store) Create(namespace string, w *Widget, caller user.Info) (*Widget, error) {
-	if err := ValidateCreate(namespace, w); err != nil {
+// Watch starts a watch of the widgets opts selects: the Store is the
+// objects.Source that objects.ServeWatch serves ?watch=true from.
+func (s *Store) Watch(ctx context.Context, opts objects.WatchOptions) (<-chan objects.Event, error) {
+	return s.events.Watch(ctx, opts)
+}
+
+// commit stores w as the new state of its namespace and name, or removes it
+// for watch.Deleted, with the next resourceVersion, emits the change to the
+// watches and returns a copy. w must not be changed afterwards. Call it with
+// s.mu held.
+func (s *Store) commit(typ watch.EventType, w *Widget) *Widget {
+	s.rv++
+	w.ResourceVersion = strconv.FormatUint(s.rv, 10)
+	ns := s.widgets[w.Namespace]
+	switch {
+	case typ == watch.Deleted:
+		delete(ns, w.Name)
+	case ns == nil:
+		s.widgets[w.Namespace] = map[string]*Widget{w.Name: w}
+	default:
+		ns[w.Name] = w
+	}
+	if err := s.events.Emit(typ, w); err != nil {
+		panic(err) // a programmer's error: resourceVersions out of order
+	}
+	return w.DeepCopy()
+}
+
+// Create stores a copy of in in namespace, created by caller, and returns
+// it, as kube-apiserver creates an object: the store sets the uid,
+// resourceVersion, creationTimestamp, generation 1, apiVersion, kind and
+// status, and the name from generateName when name is empty; the rest of the
+// metadata (labels, annotations, ownerReferences, finalizers) is kept,
+// validated as Kubernetes validates it (Validate). The error is a BadRequest
+// when in names another namespace, Invalid (422), or AlreadyExists.
+func (s *Store) Create(namespace string, in *Widget, caller user.Info) (*Widget, error) {
+	if in.Namespace != "" && in.Namespace != namespace {
+		return nil, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	w := in.DeepCopy()
+	w.TypeMeta = metav1.TypeMeta{APIVersion: GroupVersion, Kind: Kind}
+	w.Namespace, w.UID, w.CreationTimestamp, w.Generation = namespace, uuid.NewUUID(), metav1.Now(), 1
+	w.ResourceVersion, w.DeletionTimestamp, w.DeletionGracePeriodSeconds = "", nil, nil
+	if w.Name == "" && w.GenerateName != "" {
+		w.Name = names.SimpleNameGenerator.GenerateName(w.GenerateName) // as kube-apiserver: a prefix and 5 random characters
+	}
+	w.Status = WidgetStatus{CreatedBy: UserInfo(caller)}
+	if err := Validate(w, nil); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ns := s.widgets[namespace]
-	if ns == nil {
-		ns = make(map[string]*Widget)
-		s.widgets[namespace] = ns
+	if _, ok := s.widgets[namespace][w.Name]; ok {
+		return nil, apierrors.NewAlreadyExists(GroupResource, w.Name)
 	}
-	name := w.Name
-	if name == "" {
-		name = s.generateName(ns, w.GenerateName)
-	}
-	if _, ok := ns[name]; ok {
-		return nil, apierrors.NewAlreadyExists(GroupResource, name)
-	}
-	s.rv++
-	stored := &Widget{
-		TypeMeta: metav1.TypeMeta{APIVersion: GroupVersion, Kind: Kind},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:              name,
-			GenerateName:      w.GenerateName,
-			Namespace:         namespace,
-			UID:               uuid.NewUUID(),
-			ResourceVersion:   strconv.FormatUint(s.rv, 10),
-			CreationTimestamp: metav1.Now(),
-			Labels:            w.Labels,
-			Annotations:       w.Annotations,
-		},
-		Spec:   w.Spec,
-		Status: WidgetStatus{CreatedBy: UserInfo(caller)},
-	}
-	stored = stored.DeepCopy() // share nothing with the caller's w
-	ns[name] = stored
-	return stored.DeepCopy(), nil
-}
-
-// generateName returns prefix plus five random characters, not in use in ns,
-// as kube-apiserver names objects created with generateName.
-func (s *Store) generateName(ns map[string]*Widget, prefix string) string {
-	for {
-		name := prefix + utilrand.String(5)
-		if _, taken := ns[name]; !taken {
-			return name
-		}
-	}
+	return s.commit(watch.Added, w), nil
 }
 
 // Get returns the Widget namespace/name, or a NotFound error.
@@ -96,7 +111,8 @@ func (s *Store) Get(namespace, name string) (*Widget, error) {
 }
 
 // List returns the Widgets of namespace (of every namespace when it is empty)
-// that sel selects, sorted by namespace and name; requestinfo.Everything
+// that sel selects, sorted by namespace and name, with the resourceVersion of
+// the last change, from which a watch continues; requestinfo.Everything
 // selects all. sel is part of what was authorized: a list with
 // ?fieldSelector=metadata.name=x is reviewed for x alone (an RBAC rule with
 // resourceNames: [x] allows it), so the store must not return more.
@@ -105,7 +121,7 @@ func (s *Store) List(namespace string, sel requestinfo.Selectors) *WidgetList {
 	defer s.mu.RUnlock()
 	list := &WidgetList{
 		TypeMeta: metav1.TypeMeta{APIVersion: GroupVersion, Kind: ListKind},
-		ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatUint(s.rv, 10)},
+		ListMeta: metav1.ListMeta{ResourceVersion: s.events.ResourceVersion()},
 		Items:    []Widget{},
 	}
 	for ns, widgets := range s.widgets {
@@ -122,25 +138,6 @@ func (s *Store) List(namespace string, sel requestinfo.Selectors) *WidgetList {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return list
-}
-
-// Delete removes the Widget namespace/name and returns the success Status
-// kube-apiserver answers a delete with, or a NotFound error.
-func (s *Store) Delete(namespace, name string) (*metav1.Status, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, ok := s.widgets[namespace][name]
-	if !ok {
-		return nil, apierrors.NewNotFound(GroupResource, name)
-	}
-	delete(s.widgets[namespace], name)
-	s.rv++
-	return &metav1.Status{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"},
-		Status:   metav1.StatusSuccess,
-		Code:     200,
-		Details:  &metav1.StatusDetails{Name: name, Group: Group, Kind: Resource, UID: w.UID},
-	}, nil
 }
 
 // UserInfo converts the caller, as aggauth put it in the request context, to

@@ -34,13 +34,16 @@ func TestStoreRoundTrip(t *testing.T) {
 	s := demo.NewStore()
 	in := widget("w")
 	in.Labels = map[string]string{"app": "demo"}
-	in.Finalizers = []string{"dropped"}
+	in.Finalizers = []string{"demo.aggauth.io/kept"}
+	in.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "owner", UID: "u-1"}}
 	got, err := s.Create("ns", in, bob)
 	require.NoError(t, err)
 	assert.Equal(t, metav1.TypeMeta{APIVersion: demo.GroupVersion, Kind: demo.Kind}, got.TypeMeta)
 	assert.Equal(t, "ns", got.Namespace)
 	assert.Equal(t, map[string]string{"app": "demo"}, got.Labels)
-	assert.Empty(t, got.Finalizers, "only labels and annotations are kept from the metadata")
+	assert.Equal(t, in.Finalizers, got.Finalizers)
+	assert.Equal(t, in.OwnerReferences, got.OwnerReferences)
+	assert.Equal(t, int64(1), got.Generation)
 	assert.NotEmpty(t, got.UID)
 	assert.Equal(t, "1", got.ResourceVersion)
 	assert.Equal(t, authenticationv1.UserInfo{Username: "bob", UID: "42", Groups: []string{"devs"},
@@ -67,13 +70,13 @@ func TestStoreRoundTrip(t *testing.T) {
 	assert.Empty(t, s.List("none", all).Items)
 	assert.NotNil(t, s.List("none", all).Items, "an empty list is [] in JSON, not null")
 
-	st, err := s.Delete("ns", "w")
+	deleted, gone, err := s.Delete("other", "w", &metav1.DeleteOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, metav1.StatusSuccess, st.Status)
-	assert.Equal(t, got.UID, st.Details.UID)
-	_, err = s.Get("ns", "w")
+	assert.True(t, gone)
+	assert.Equal(t, "3", deleted.ResourceVersion, "the deletion's resourceVersion")
+	_, err = s.Get("other", "w")
 	assert.True(t, apierrors.IsNotFound(err), "got %v; want NotFound", err)
-	_, err = s.Delete("ns", "w")
+	_, _, err = s.Delete("other", "w", &metav1.DeleteOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "got %v; want NotFound", err)
 	assert.Equal(t, "3", s.List("", all).ResourceVersion, "two creates and a delete")
 }
@@ -148,65 +151,6 @@ func TestStoreConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Len(t, s.List("ns", all).Items, 160)
-}
-
-func TestValidateCreate(t *testing.T) {
-	tests := []struct {
-		name string
-		w    demo.Widget
-		want func(error) bool
-	}{
-		{"name", demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: "a.b-c"}}, nil},
-		{"generateName", demo.Widget{ObjectMeta: metav1.ObjectMeta{GenerateName: "a-"}}, nil},
-		{"same namespace", demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns"}}, nil},
-		{"neither", demo.Widget{}, apierrors.IsInvalid},
-		{"invalid name", demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: "A_B"}}, apierrors.IsInvalid},
-		{"name with a slash", demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: "a/b"}}, apierrors.IsInvalid},
-		{"invalid generateName", demo.Widget{ObjectMeta: metav1.ObjectMeta{GenerateName: "A_"}}, apierrors.IsInvalid},
-		{"other namespace", demo.Widget{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "other"}}, apierrors.IsBadRequest},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := demo.ValidateCreate("ns", &tt.w)
-			if tt.want == nil {
-				assert.NoError(t, err)
-				return
-			}
-			assert.True(t, tt.want(err), "got %v", err)
-		})
-	}
-}
-
-func TestDecodeWidget(t *testing.T) {
-	tests := []struct {
-		name, body string
-		code       int // 0: no error
-	}{
-		{"widget", `{"apiVersion":"demo.aggauth.io/v1","kind":"Widget","metadata":{"name":"a"},"spec":{"x":[1]}}`, 0},
-		{"no type", `{"metadata":{"name":"a"}}`, 0},
-		{"null spec", `{"metadata":{"name":"a"},"spec":null}`, 0},
-		{"not JSON", `metadata: {}`, http.StatusBadRequest},
-		{"truncated", `{"metadata":`, http.StatusBadRequest},
-		{"spec a string", `{"spec":"x"}`, http.StatusBadRequest},
-		{"spec an array", `{"spec":[1]}`, http.StatusBadRequest},
-		{"size a string", `{"spec":{"size":"3"}}`, http.StatusBadRequest},
-		{"other apiVersion", `{"apiVersion":"v1","kind":"Widget"}`, http.StatusBadRequest},
-		{"other kind", `{"apiVersion":"demo.aggauth.io/v1","kind":"Gadget"}`, http.StatusBadRequest},
-		{"too large", `{"spec":{"x":"` + strings.Repeat("a", demo.MaxBodyBytes) + `"}}`, http.StatusRequestEntityTooLarge},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
-			_, err := demo.DecodeWidget(httptest.NewRecorder(), r)
-			if tt.code == 0 {
-				assert.NoError(t, err)
-				return
-			}
-			var st apierrors.APIStatus
-			require.ErrorAs(t, err, &st)
-			assert.Equal(t, int32(tt.code), st.Status().Code, "got %v", err)
-		})
-	}
 }
 
 func TestNotFoundAndMethodNotAllowed(t *testing.T) {

@@ -26,8 +26,11 @@ const (
 	VersionPath = GroupPath + "/" + Version
 )
 
-// GroupResource names widgets in errors.
-var GroupResource = schema.GroupResource{Group: Group, Resource: Resource}
+// GroupResource and GroupKind name widgets in errors.
+var (
+	GroupResource = schema.GroupResource{Group: Group, Resource: Resource}
+	GroupKind     = schema.GroupKind{Group: Group, Kind: Kind}
+)
 
 // Widget is a namespaced object with a color and a size. Status records who
 // created it, as the extension server saw the caller.

@@ -50,14 +50,16 @@ func (e *Env) testDiscovery(t *testing.T) {
 			l := decode[metav1.APIResourceList](t, body)
 			assert.Equal(t, "APIResourceList", l.Kind)
 			assert.Equal(t, demo.GroupVersion, l.GroupVersion)
-			require.Len(t, l.APIResources, 1)
+			require.Len(t, l.APIResources, 2)
 			r := l.APIResources[0]
 			assert.Equal(t, "widgets", r.Name)
 			assert.True(t, r.Namespaced)
 			assert.Equal(t, "Widget", r.Kind)
-			assert.ElementsMatch(t, []string{"get", "list", "create", "patch", "delete"}, []string(r.Verbs))
+			assert.ElementsMatch(t, []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}, []string(r.Verbs))
 			assert.Equal(t, []string{"wg"}, r.ShortNames)
 			assert.Equal(t, []string{"all", "demo"}, r.Categories)
+			assert.Equal(t, "widgets/status", l.APIResources[1].Name)
+			assert.Equal(t, []string{"get"}, []string(l.APIResources[1].Verbs))
 		}},
 		{"/openapi/v2", "", "application/json", func(t *testing.T, body []byte) {
 			assert.Contains(t, string(body), `"swagger":"2.0"`)

@@ -1,6 +1,8 @@
 package servertest
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -68,8 +70,26 @@ func (e *Env) testServing(t *testing.T) {
 }
 
 // testShutdown: when run's context ends (SIGTERM), /readyz fails at once while
-// the rest is served for --shutdown-delay-duration; then run returns nil.
+// the rest is served for --shutdown-delay-duration; then a watch in progress
+// ends, and run returns nil.
 func (e *Env) testShutdown(t *testing.T) {
+	watchCtx, cancel := context.WithTimeout(context.Background(), shutdownDelay+30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(watchCtx, http.MethodGet, e.BaseURL+demo.VersionPath+"/namespaces/default/widgets?watch=true", nil)
+	require.NoError(t, err)
+	for k, v := range alice {
+		req.Header[k] = v
+	}
+	watch, err := e.Proxy.Do(req)
+	require.NoError(t, err)
+	defer watch.Body.Close()
+	require.Equal(t, http.StatusOK, watch.StatusCode)
+	watchEnded := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, watch.Body) // the initial events, then nothing until the end
+		watchEnded <- err
+	}()
+
 	stopped := make(chan error, 1)
 	start := time.Now()
 	go func() { stopped <- e.Stop() }()
@@ -93,6 +113,12 @@ func (e *Env) testShutdown(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), shutdownDelay, "run returned after the delay")
 	case <-time.After(shutdownDelay + 30*time.Second):
 		t.Fatal("run did not return after the shutdown")
+	}
+	select {
+	case err := <-watchEnded:
+		assert.NoError(t, err, "the watch ends cleanly")
+	case <-watchCtx.Done():
+		t.Fatal("the watch did not end with the server")
 	}
 }
 

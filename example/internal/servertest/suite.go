@@ -37,7 +37,9 @@ func identity(name string, groups []string, extra map[string][]string) http.Head
 }
 
 // Test is the suite every example server passes: it starts the server with run
-// and checks health, authentication, discovery, the widgets API, that lists
+// and checks health, authentication, discovery, the widgets API, what
+// kubectl and the cluster's controllers need of it (update, finalizers,
+// deletecollection, watch, Table and metadata forms, 405), that lists
 // apply their selectors, that the routed path is the authorized one, that no
 // path is answered with a redirect, /metrics, what the serving package does
 // around the handlers (panics, timeouts, warnings, audit IDs), and the
@@ -48,6 +50,7 @@ func Test(t *testing.T, run RunFunc) {
 	t.Run("authentication", env.testAuthentication)
 	t.Run("discovery", env.testDiscovery)
 	t.Run("widgets", env.testWidgets)
+	t.Run("kubernetes API", env.testKubernetesAPI)
 	t.Run("selectors", env.testSelectors)
 	t.Run("paths", env.testPaths)
 	t.Run("redirects", env.testRedirects)
