@@ -135,3 +135,60 @@ func (p *Pipeline) finish(i int, s *State, n *int) {
 func Handler(steps ...Step) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler { return New(next, steps...) }
 }
+
+// Kind tells what a step of the chain does, for a pipeline that places its
+// own steps among the chain's (serving puts the audit and the in-flight
+// limit after authentication, as kube-apiserver's DefaultBuildHandlerChain
+// does). A step tells its kind with a method StepKind() Kind.
+type Kind int
+
+// The kinds of the chain's steps, in the order they run.
+const (
+	KindOther Kind = iota
+	KindHealth
+	KindAuthentication
+	KindAttributes
+	KindImpersonation
+	KindAuthorization
+	KindAdmission
+)
+
+// KindOf returns the kind of step: its StepKind(), or KindOther.
+func KindOf(step Step) Kind {
+	if k, ok := step.(interface{ StepKind() Kind }); ok {
+		return k.StepKind()
+	}
+	return KindOther
+}
+
+// InsertAfter returns steps with more inserted after the last step of kind
+// k, or at the end when there is none.
+func InsertAfter(steps []Step, k Kind, more ...Step) []Step {
+	at := len(steps)
+	for i := len(steps) - 1; i >= 0; i-- {
+		if KindOf(steps[i]) == k {
+			at = i + 1
+			break
+		}
+	}
+	out := make([]Step, 0, len(steps)+len(more))
+	out = append(out, steps[:at]...)
+	out = append(out, more...)
+	return append(out, steps[at:]...)
+}
+
+// InsertBefore returns steps with more inserted before the first step of
+// kind k, or at the end when there is none.
+func InsertBefore(steps []Step, k Kind, more ...Step) []Step {
+	at := len(steps)
+	for i, st := range steps {
+		if KindOf(st) == k {
+			at = i
+			break
+		}
+	}
+	out := make([]Step, 0, len(steps)+len(more))
+	out = append(out, steps[:at]...)
+	out = append(out, more...)
+	return append(out, steps[at:]...)
+}
