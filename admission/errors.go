@@ -89,3 +89,14 @@ func errLookup(ns string, err error) error {
 func errTooManyLookups(retryAfter time.Duration) error {
 	return retryafter.TooManyRequests("too many namespace lookups in flight; retry later", retryAfter)
 }
+
+// Unnamed reports whether e does not name the object yet: the middleware then
+// takes the name from the request's body (Named).
+func (e *ForbiddenError) Unnamed() bool { return e.Name == "" }
+
+// Named returns e naming the object name.
+func (e *ForbiddenError) Named(name string) error {
+	named := *e
+	named.Name = name
+	return &named
+}

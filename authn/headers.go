@@ -10,6 +10,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/aggauth/aggauth/internal/fold"
+	"github.com/aggauth/aggauth/internal/idheaders"
 	"github.com/aggauth/aggauth/internal/userinfo"
 )
 
@@ -165,16 +166,7 @@ func (c *compiledHeaders) clears(k string) bool {
 	return false
 }
 
-func deletePrefixed(h http.Header, prefixes []string) {
-	for k := range h {
-		for _, p := range prefixes {
-			if fold.HasPrefix(k, p) {
-				delete(h, k)
-				break
-			}
-		}
-	}
-}
+func deletePrefixed(h http.Header, prefixes []string) { idheaders.DeletePrefixed(h, prefixes) }
 
 // maxInterned bounds the decoded extra keys a configuration remembers.
 const maxInterned = 16
@@ -275,7 +267,7 @@ func unhex(c byte) byte {
 // standardHeaderKeys are the front-proxy headers that are removed from every
 // request, whatever the configuration: the names kube-apiserver's aggregator
 // sends.
-var standardHeaderKeys = []string{DefaultUsernameHeader, DefaultUIDHeader, DefaultGroupHeader}
+var standardHeaderKeys = idheaders.StandardKeys
 
 // standardClearKeys are the names clearHeaders deletes without a
 // configuration, besides those under the standard prefix.

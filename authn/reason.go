@@ -81,3 +81,12 @@ func reasonOf(err error) string {
 	}
 	return ReasonOther
 }
+
+// FailureReason returns the reason of a failure of t, for metrics.
+func (t *Token) FailureReason(err error) string { return FailureReason(err) }
+
+// FailureReason returns the reason of a failure of f, for metrics.
+func (f *FrontProxy) FailureReason(err error) string { return FailureReason(err) }
+
+// FailureReason returns the reason of a failure of c, for metrics.
+func (c *ClientCert) FailureReason(err error) string { return FailureReason(err) }

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"fmt"
+	"github.com/aggauth/aggauth/internal/idheaders"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,10 +12,10 @@ import (
 // Kubernetes' standard front-proxy header names: the aggregator always sends these,
 // and kube-apiserver's defaults for extension servers read them (reference §1.2).
 const (
-	DefaultUsernameHeader    = "X-Remote-User"
-	DefaultUIDHeader         = "X-Remote-Uid"
-	DefaultGroupHeader       = "X-Remote-Group"
-	DefaultExtraHeaderPrefix = "X-Remote-Extra-"
+	DefaultUsernameHeader    = idheaders.UserHeader
+	DefaultUIDHeader         = idheaders.UIDHeader
+	DefaultGroupHeader       = idheaders.GroupHeader
+	DefaultExtraHeaderPrefix = idheaders.ExtraHeaderPrefix
 )
 
 // RequestHeaderConfig is the front-proxy configuration: which certificate may speak

@@ -16,6 +16,7 @@ import (
 	"github.com/aggauth/aggauth/internal/flight"
 	"github.com/aggauth/aggauth/internal/logs"
 	"github.com/aggauth/aggauth/internal/retry"
+	"github.com/aggauth/aggauth/status"
 )
 
 // tokenInvalidError is a token kube-apiserver looked at and did not
@@ -54,6 +55,11 @@ func reviewFailed(msg string, err error, token string) error {
 	return &tokenReviewError{msg: msg, err: err}
 }
 
+// errTooMany is the refusal of a token whose review cannot start: the
+// middleware answers its 429.
+var errTooMany = &status.Refusal{Err: fmt.Errorf("authn: %w", ErrTooManyInFlight),
+	Status: status.TooManyRequests("too many requests are waiting for their token review; retry later", 0)}
+
 // tokenFlightOverhead is the weight of a review in flight beyond its token:
 // the review, its answer and the flight's own state.
 const tokenFlightOverhead = 1 << 10
@@ -72,7 +78,7 @@ func (t *Token) await(ctx context.Context, key tokenKey, client, token string, a
 	switch {
 	case errors.Is(err, flight.ErrTooMany):
 		t.metrics.refused.Inc()
-		return nil, fmt.Errorf("authn: %w", ErrTooManyInFlight)
+		return nil, errTooMany
 	case errors.As(err, new(*flight.PanicError)):
 		t.metrics.failed.Inc()
 		return nil, errReviewPanicked

@@ -87,9 +87,20 @@ func (u *Union) AuthenticateRequest(req *http.Request) (*authenticator.Response,
 // AuthenticateAndClear is AuthenticateRequest followed, on success, by
 // ClearHeaders, in fewer passes over the headers: a request the front proxy
 // forwarded has its identity read and its headers cleared in one. It is what
-// middleware.Authentication calls for a *Union. A type that embeds *Union and
-// overrides AuthenticateRequest or ClearHeaders must override it too: the
-// promoted method calls the Union's own.
+// middleware.Authentication calls for a *Union (see OnePass).
+//
+// OnePass returns u: middleware.Authentication calls AuthenticateAndClear
+// only on an authenticator whose OnePass returns the authenticator itself. A
+// type embedding *Union has both methods promoted, but its OnePass returns
+// the embedded Union, not itself: its own AuthenticateRequest and
+// ClearHeaders overrides are not bypassed.
+func (u *Union) OnePass() authenticator.Request { return u }
+
+// FailureReason returns the reason of a failure of u, for metrics: see the
+// package's FailureReason.
+func (u *Union) FailureReason(err error) string { return FailureReason(err) }
+
+// AuthenticateAndClear: see OnePass.
 func (u *Union) AuthenticateAndClear(req *http.Request) (*authenticator.Response, bool, error) {
 	resp, ok, cleared, err := u.authenticate(req, true)
 	if ok && !cleared {

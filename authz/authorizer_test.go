@@ -21,6 +21,7 @@ import (
 
 	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/internal/fakekube"
+	"github.com/aggauth/aggauth/status"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -417,4 +418,30 @@ func TestReviewPanic(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, authorizer.DecisionAllow, d)
 	assert.Equal(t, 0, a.InFlight())
+}
+
+// TestRefusalsCarryTheirStatus: the refusals of Authorize carry the Status
+// the middleware answers (status.Refusal).
+func TestRefusalsCarryTheirStatus(t *testing.T) {
+	srv := newSARServer(t, allowAll)
+	release := srv.Hold()
+	defer release()
+	a := newTestAuthorizer(t, srv, authz.Options{MaxInFlight: 1, MaxInFlightPerUser: 1})
+	authz.SetMaxWaiting(a, 1)
+	waiting := make(chan struct{}, 2)
+	authz.SetOnWait(a, func() { waiting <- struct{}{} })
+	bob := podAttrs("ns", "waiting")
+	bob.User = &user.DefaultInfo{Name: "bob"}
+	go func() { _, _, _ = a.Authorize(context.Background(), podAttrs("ns", "held")) }()
+	<-waiting
+	go func() { _, _, _ = a.Authorize(context.Background(), bob) }()
+	<-waiting
+	carol := podAttrs("ns", "refused")
+	carol.User = &user.DefaultInfo{Name: "carol"}
+	_, _, err := a.Authorize(context.Background(), carol)
+	ref := status.RefusalOf(err)
+	require.NotNil(t, ref, "got %v", err)
+	assert.ErrorIs(t, err, authz.ErrTooManyInFlight)
+	assert.Equal(t, int32(429), ref.Status.ErrStatus.Code)
+	assert.Equal(t, "too many requests are waiting for their authorization check; retry later", ref.Status.ErrStatus.Message)
 }

@@ -14,19 +14,29 @@ import (
 
 	"github.com/aggauth/aggauth/internal/flight"
 	"github.com/aggauth/aggauth/internal/retry"
+	"github.com/aggauth/aggauth/status"
 )
 
 // ErrTooManyInFlight is wrapped by the error Authorize returns when a review
-// would exceed Options.MaxInFlight or Options.MaxInFlightPerUser. The
-// middleware answers it with 429 and Retry-After, as kube-apiserver's
-// max-in-flight filter does.
+// would exceed Options.MaxInFlight or Options.MaxInFlightPerUser: a
+// *status.Refusal, which the middleware answers with its 429 and
+// Retry-After, as kube-apiserver's max-in-flight filter does.
 var ErrTooManyInFlight = errors.New("too many authorization checks in flight")
 
 // ErrReviewPanicked is wrapped by the error Authorize returns when the
-// review client panicked. The middleware answers it with a 500 Status, as
+// review client panicked: a *status.Refusal, which the middleware answers
+// with its 500 Status, as
 // kube-apiserver answers a request whose authorizer panicked; the other
 // requests and the process are not affected.
 var ErrReviewPanicked = errors.New("the authorization check failed unexpectedly")
+
+// The refusals Authorize returns, with the Status the middleware answers.
+var (
+	errTooMany = &status.Refusal{Err: fmt.Errorf("authz: %w", ErrTooManyInFlight),
+		Status: status.TooManyRequests("too many requests are waiting for their authorization check; retry later", 0)}
+	errPanicked = &status.Refusal{Err: fmt.Errorf("authz: %w", ErrReviewPanicked),
+		Status: apierrors.NewInternalError(errors.New("the authorization check for this request failed unexpectedly"))}
+)
 
 // flightOverhead is the weight of a review in flight beyond its key: the
 // attributes' snapshot, the review and its answer.
@@ -46,10 +56,10 @@ func (a *Authorizer) await(ctx context.Context, key, user string, attrs authoriz
 	switch {
 	case errors.Is(err, flight.ErrTooMany):
 		a.metrics.refused.Inc()
-		return authorizer.DecisionNoOpinion, "", fmt.Errorf("authz: %w", ErrTooManyInFlight)
+		return authorizer.DecisionNoOpinion, "", errTooMany
 	case errors.As(err, new(*flight.PanicError)):
 		a.metrics.errors.Inc()
-		return authorizer.DecisionNoOpinion, "", fmt.Errorf("authz: %w", ErrReviewPanicked)
+		return authorizer.DecisionNoOpinion, "", errPanicked
 	case err != nil && ctx.Err() != nil:
 		return authorizer.DecisionNoOpinion, "", fmt.Errorf("authz: request ended while waiting for its SubjectAccessReview: %w", err)
 	case err != nil:

@@ -1,14 +1,15 @@
 package middleware
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 
-	"github.com/aggauth/aggauth/admission"
 	"github.com/aggauth/aggauth/pipeline"
 )
 
@@ -17,7 +18,7 @@ type AdmissionOptions struct {
 	// Admission decides whether a mutating request may proceed. Required.
 	// Usually an *admission.NamespaceLifecycle, or admission.Checks of it and
 	// the server's own checks.
-	Admission admission.Interface
+	Admission Admitter
 }
 
 // Admission runs the check on every mutating resource request, after
@@ -35,7 +36,7 @@ type AdmissionOptions struct {
 // request whose attributes were not resolved is answered 500: RequestAttributes
 // must run first.
 type Admission struct {
-	check admission.Interface
+	check Admitter
 }
 
 // NewAdmission checks opts and returns the step.
@@ -80,8 +81,8 @@ const maxObjectBytes = 3 << 20
 // On this refusal path only (the handler will not run, so the body is free to
 // read), the body is decoded for those two fields.
 func nameTheObject(r *http.Request, err error) error {
-	var fe *admission.ForbiddenError
-	if !errors.As(err, &fe) || fe.Name != "" || r.Body == nil {
+	var fe unnamedRefusal
+	if !errors.As(err, &fe) || !fe.Unnamed() || r.Body == nil {
 		return err
 	}
 	var obj struct {
@@ -93,9 +94,24 @@ func nameTheObject(r *http.Request, err error) error {
 	if json.NewDecoder(io.LimitReader(r.Body, maxObjectBytes)).Decode(&obj) != nil {
 		return err
 	}
-	named := *fe
-	if named.Name = obj.Metadata.Name; named.Name == "" {
-		named.Name = obj.Metadata.GenerateName
+	name := obj.Metadata.Name
+	if name == "" {
+		name = obj.Metadata.GenerateName
 	}
-	return &named
+	return fe.Named(name)
+}
+
+// Admitter decides whether a request may change what it asks to change; an
+// error refuses it, answered as a Status. admission.Interface (and so
+// admission.NamespaceLifecycle and admission.Checks) is one.
+type Admitter interface {
+	Admit(ctx context.Context, a authorizer.Attributes) error
+}
+
+// unnamedRefusal is an admission refusal that may not name the object yet
+// (admission.ForbiddenError: the name of a create is in its body).
+type unnamedRefusal interface {
+	error
+	Unnamed() bool
+	Named(name string) error
 }

@@ -11,10 +11,10 @@ import (
 	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/user"
 
-	"github.com/aggauth/aggauth/authn"
+	"github.com/aggauth/aggauth/internal/idheaders"
 	"github.com/aggauth/aggauth/internal/logs"
-	"github.com/aggauth/aggauth/internal/retryafter"
 	"github.com/aggauth/aggauth/pipeline"
+	"github.com/aggauth/aggauth/status"
 )
 
 // AuthenticationOptions configures NewAuthentication.
@@ -53,9 +53,9 @@ type AuthenticationOptions struct {
 //     UnauthenticatedHTTP2DOSMitigation), so that one connection cannot
 //     stream unauthenticated requests; an anonymous request over HTTP/2 closes
 //     its connection too;
-//   - on an error wrapping authn.ErrTooManyInFlight (a bearer token that
-//     would need one more TokenReview than the authenticator's bounds allow)
-//     the response is 429 with Retry-After, a Status like kube-apiserver's
+//   - on a *status.Refusal (authn's 429 for a bearer token that would need
+//     one more TokenReview than the authenticator's bounds allow) the
+//     response is its Status with Retry-After, like kube-apiserver's
 //     max-in-flight refusals; it is still a request nobody authenticated, so
 //     over HTTP/2 its connection is closed too.
 //
@@ -70,13 +70,46 @@ type Authentication struct {
 	// AuthenticateRequest.
 	authenticate func(*http.Request) (*authenticator.Response, bool, error)
 	failures     *prometheus.CounterVec
-	busy         error // the 429 answer
+	reason       func(error) string // the authenticator's FailureReason, or failureReason
+	retryAfter   time.Duration
 }
 
 // headerClearer is implemented by authenticators that know which identity
 // headers their configuration uses (authn.Union, authn.FrontProxy).
 type headerClearer interface {
 	ClearHeaders(http.Header)
+}
+
+// onePass is implemented by an authenticator that reads an identity and
+// clears the identity headers in one pass (authn.Union). It is used only when
+// OnePass returns the authenticator itself: a type embedding one has the
+// methods promoted, and its own AuthenticateRequest and ClearHeaders would be
+// bypassed by them.
+type onePass interface {
+	OnePass() authenticator.Request
+	AuthenticateAndClear(*http.Request) (*authenticator.Response, bool, error)
+}
+
+// failureReasoner is implemented by authenticators that tell why a request
+// was not authenticated (authn's: see authn.FailureReason), for the metrics.
+type failureReasoner interface {
+	FailureReason(error) string
+}
+
+// The reasons of failureReason, authn.ReasonNoCredentials and
+// authn.ReasonOther.
+const (
+	reasonNoCredentials = "no_credentials"
+	reasonOther         = "other"
+)
+
+// failureReason is the reason of a failure of an authenticator that does not
+// tell.
+func failureReason(err error) string {
+	if err == nil {
+		return reasonNoCredentials
+	}
+	return reasonOther
 }
 
 // NewAuthentication checks opts and returns the step.
@@ -86,23 +119,24 @@ func NewAuthentication(opts AuthenticationOptions) (*Authentication, error) {
 	}
 	a := &Authentication{
 		log:   logs.NewLimited(opts.Logger),
-		clear: authn.ClearHeaders,
+		clear: idheaders.ClearStandard,
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "aggauth", Subsystem: "authn", Name: "failures_total",
 			Help: "Requests not authenticated, by reason (see authn.FailureReason): answered 401, or 429 for token_too_many_in_flight.",
 		}, []string{"reason"}),
-		busy: retryafter.TooManyRequests("too many requests are waiting for their token review; retry later", opts.RetryAfter),
+		reason:     failureReason,
+		retryAfter: opts.RetryAfter,
 	}
-	// An *authn.Union clears the headers as it authenticates, in fewer passes
-	// over them. Only the Union itself: a type embedding it has the method
-	// too, and would have its own AuthenticateRequest and ClearHeaders
-	// bypassed by it.
-	a.authenticate = (&group.AuthenticatedGroupAdder{Authenticator: opts.Authenticator}).AuthenticateRequest
-	switch auth := opts.Authenticator.(type) {
-	case *authn.Union:
-		a.authenticate, a.clear = auth.AuthenticateAndClear, nil
-	case headerClearer:
-		a.clear = auth.ClearHeaders
+	auth := opts.Authenticator
+	if fr, ok := auth.(failureReasoner); ok {
+		a.reason = fr.FailureReason
+	}
+	a.authenticate = (&group.AuthenticatedGroupAdder{Authenticator: auth}).AuthenticateRequest
+	if op, ok := auth.(onePass); ok && op.OnePass() == auth {
+		// It adds system:authenticated itself, and clears as it reads.
+		a.authenticate, a.clear = op.AuthenticateAndClear, nil
+	} else if hc, ok := auth.(headerClearer); ok {
+		a.clear = hc.ClearHeaders
 	}
 	return a, nil
 }
@@ -119,16 +153,18 @@ func (a *Authentication) Collectors() []prometheus.Collector {
 func (a *Authentication) Serve(w http.ResponseWriter, r *http.Request, s *pipeline.State) *http.Request {
 	resp, ok, err := a.authenticate(r)
 	if err != nil || !ok {
-		reason := authn.FailureReason(err)
+		reason := a.reason(err)
 		a.failures.WithLabelValues(reason).Inc()
 		if err != nil {
 			a.log.Log(slog.LevelInfo, "request not authenticated", "reason", reason, "path", logs.Cut(r.URL.Path, logs.MaxQuoted))
 		}
-		if errors.Is(err, authn.ErrTooManyInFlight) {
+		if ref := status.RefusalOf(err); ref != nil {
+			// Still a request nobody authenticated: over HTTP/2 its
+			// connection closes too.
 			if r.ProtoMajor == 2 {
 				w.Header().Set("Connection", "close")
 			}
-			WriteStatus(w, a.busy)
+			WriteStatus(w, status.WithRetryAfter(ref.Status, a.retryAfter))
 			return nil
 		}
 		Unauthorized(w, r)

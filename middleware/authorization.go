@@ -11,9 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
-	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/internal/retryafter"
 	"github.com/aggauth/aggauth/pipeline"
+	"github.com/aggauth/aggauth/status"
 )
 
 // AuthorizationOptions configures NewAuthorization.
@@ -48,29 +48,25 @@ type Authorization struct {
 	refusals   refusals
 }
 
-// refusals are the answers when the check could not be completed: 503 when it
-// failed, 429 when it was not attempted for too many checks in flight (both
-// with Retry-After), 500 when the authorizer's client panicked (as
-// kube-apiserver answers a request whose authorizer panicked).
+// refusals are the answers when the check could not be completed: the
+// Status of a *status.Refusal (authz's 429 for too many checks in flight,
+// 500 for a review client that panicked), else 503; with Retry-After.
 type refusals struct {
-	unavailable, busy, internal error
+	unavailable *apierrors.StatusError
+	retryAfter  time.Duration
 }
 
 func newRefusals(retryAfter time.Duration) refusals {
 	return refusals{
 		unavailable: retryafter.Unavailable("the authorization check for this request could not be completed; retry later", retryAfter),
-		busy:        retryafter.TooManyRequests("too many requests are waiting for their authorization check; retry later", retryAfter),
-		internal:    apierrors.NewInternalError(errors.New("the authorization check for this request failed unexpectedly")),
+		retryAfter:  retryAfter,
 	}
 }
 
 // refusal is the error answered for a check that failed with err.
 func (r refusals) refusal(err error) error {
-	switch {
-	case errors.Is(err, authz.ErrTooManyInFlight):
-		return r.busy
-	case errors.Is(err, authz.ErrReviewPanicked):
-		return r.internal
+	if ref := status.RefusalOf(err); ref != nil {
+		return status.WithRetryAfter(ref.Status, r.retryAfter)
 	}
 	return r.unavailable
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,7 @@ import (
 	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/internal/testutil"
 	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/status"
 )
 
 // testCodecs is what kube-apiserver's filters negotiate the Status with.
@@ -89,11 +91,11 @@ func TestAuthorize(t *testing.T) {
 			wantMessage:    "the authorization check for this request could not be completed; retry later",
 			wantRetryAfter: "3", wantDetails: &metav1.StatusDetails{RetryAfterSeconds: 3}},
 		{name: "too many checks in flight", method: "GET", target: "/api/v1/pods",
-			authz: fixedAuthorizer{decision: authorizer.DecisionNoOpinion, err: fmt.Errorf("authz: %w", authz.ErrTooManyInFlight)}, wantCode: http.StatusTooManyRequests,
+			authz: fixedAuthorizer{decision: authorizer.DecisionNoOpinion, err: authzTooMany}, wantCode: http.StatusTooManyRequests,
 			wantMessage:    "too many requests are waiting for their authorization check; retry later",
 			wantRetryAfter: "1", wantDetails: &metav1.StatusDetails{RetryAfterSeconds: 1}},
 		{name: "the review client panicked", method: "GET", target: "/api/v1/pods",
-			authz: fixedAuthorizer{decision: authorizer.DecisionNoOpinion, err: fmt.Errorf("authz: %w", authz.ErrReviewPanicked)}, wantCode: http.StatusInternalServerError,
+			authz: fixedAuthorizer{decision: authorizer.DecisionNoOpinion, err: authzPanicked}, wantCode: http.StatusInternalServerError,
 			wantMessage: "Internal error occurred: the authorization check for this request failed unexpectedly",
 			wantDetails: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Message: "the authorization check for this request failed unexpectedly"}}}},
 	}
@@ -273,3 +275,11 @@ func ExampleAuthorization() {
 	// 200 list widgets (read-only)
 	// 403 {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"widgets.widgets.example.com \"w1\" is forbidden: User \"alice\" cannot delete resource \"widgets\" in API group \"widgets.example.com\" in the namespace \"team-a\"","reason":"Forbidden","details":{"name":"w1","group":"widgets.example.com","kind":"widgets"},"code":403}
 }
+
+// The refusals authz.Authorizer returns (see authz/review.go).
+var (
+	authzTooMany = &status.Refusal{Err: fmt.Errorf("authz: %w", authz.ErrTooManyInFlight),
+		Status: status.TooManyRequests("too many requests are waiting for their authorization check; retry later", 0)}
+	authzPanicked = &status.Refusal{Err: fmt.Errorf("authz: %w", authz.ErrReviewPanicked),
+		Status: apierrors.NewInternalError(errors.New("the authorization check for this request failed unexpectedly"))}
+)

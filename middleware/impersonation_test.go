@@ -19,7 +19,6 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/kubernetes/scheme"
 
-	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/internal/testutil"
 	"github.com/aggauth/aggauth/middleware"
 )
@@ -212,7 +211,7 @@ func TestImpersonation(t *testing.T) {
 	t.Run("a failed check is 503, too many in flight 429", func(t *testing.T) {
 		out := runImpersonation(ours(impersonationPolicy{err: errors.New("unreachable")}), http.Header{"Impersonate-User": {"bob"}})
 		assert.Equal(t, http.StatusServiceUnavailable, out.code)
-		out = runImpersonation(ours(impersonationPolicy{err: fmt.Errorf("authz: %w", authz.ErrTooManyInFlight)}), http.Header{"Impersonate-User": {"bob"}})
+		out = runImpersonation(ours(impersonationPolicy{err: authzTooMany}), http.Header{"Impersonate-User": {"bob"}})
 		assert.Equal(t, http.StatusTooManyRequests, out.code)
 	})
 	t.Run("the request is authorized as the impersonated user", func(t *testing.T) {

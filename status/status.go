@@ -106,3 +106,49 @@ var Panicked = &apierrors.StatusError{ErrStatus: metav1.Status{
 // (WithTimeoutForNonLongRunningRequests): 504 Timeout, "Timeout: request did
 // not complete within the allotted timeout".
 var Timeout = apierrors.NewTimeoutError("request did not complete within the allotted timeout", 0)
+
+// Refusal is an error a step's dependency returns to refuse a request with a
+// Status meant for the client as it is: the 429 of too many reviews in
+// flight, the 500 of a review client that panicked. The steps answer it with
+// its Status (with their own Retry-After); any other error of an
+// authenticator or authorizer stays internal (a 401, or a 503). Err is what
+// errors.Is and errors.As see.
+type Refusal struct {
+	Err    error
+	Status *apierrors.StatusError
+}
+
+func (r *Refusal) Error() string { return r.Err.Error() }
+
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// RefusalOf returns the Refusal in err's chain, or in the errors of an
+// aggregate (k8s.io/apimachinery's, as a union of authenticators returns),
+// or nil.
+func RefusalOf(err error) *Refusal {
+	var r *Refusal
+	if errors.As(err, &r) {
+		return r
+	}
+	if agg, ok := err.(interface{ Errors() []error }); ok {
+		for _, e := range agg.Errors() {
+			if r := RefusalOf(e); r != nil {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// WithRetryAfter returns st's Status advising to retry after d, when it
+// advises a delay (a 429 or 503); st itself otherwise.
+func WithRetryAfter(st *apierrors.StatusError, d time.Duration) *apierrors.StatusError {
+	if d <= 0 || st.ErrStatus.Details == nil || st.ErrStatus.Details.RetryAfterSeconds == 0 {
+		return st
+	}
+	out := *st
+	details := *st.ErrStatus.Details
+	details.RetryAfterSeconds = RetryAfterSeconds(d)
+	out.ErrStatus.Details = &details
+	return &out
+}
