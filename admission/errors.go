@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aggauth/aggauth/internal/retryafter"
+	"github.com/aggauth/aggauth/status"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -76,7 +76,7 @@ func errNamespaceTerminating(a authorizer.Attributes) error {
 
 // errNotReady is the 503 answered while the namespace informer has not synced.
 func errNotReady(retryAfter time.Duration) error {
-	return retryafter.Unavailable("not yet ready to handle request: the namespace cache has not synced with kube-apiserver", retryAfter)
+	return status.Unavailable("not yet ready to handle request: the namespace cache has not synced with kube-apiserver", retryAfter)
 }
 
 // errLookup is the 500 answered when the namespace could not be read.
@@ -87,7 +87,7 @@ func errLookup(ns string, err error) error {
 // errTooManyLookups is the 429 answered when a live lookup would exceed
 // MaxLookups or MaxLookupsPerUser.
 func errTooManyLookups(retryAfter time.Duration) error {
-	return retryafter.TooManyRequests("too many namespace lookups in flight; retry later", retryAfter)
+	return status.TooManyRequests("too many namespace lookups in flight; retry later", retryAfter)
 }
 
 // Unnamed reports whether e does not name the object yet: the middleware then

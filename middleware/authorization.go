@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
-	"github.com/aggauth/aggauth/internal/retryafter"
 	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/status"
 )
@@ -58,7 +57,7 @@ type refusals struct {
 
 func newRefusals(retryAfter time.Duration) refusals {
 	return refusals{
-		unavailable: retryafter.Unavailable("the authorization check for this request could not be completed; retry later", retryAfter),
+		unavailable: status.Unavailable("the authorization check for this request could not be completed; retry later", retryAfter),
 		retryAfter:  retryAfter,
 	}
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/aggauth/aggauth/internal/health"
 	"github.com/aggauth/aggauth/internal/logs"
-	"github.com/aggauth/aggauth/internal/retryafter"
 	"github.com/aggauth/aggauth/pipeline"
+	"github.com/aggauth/aggauth/status"
 )
 
 // ReadyCheck is one condition /readyz waits for.
@@ -136,7 +136,7 @@ func (rc readyCheckStep) Serve(w http.ResponseWriter, r *http.Request, _ *pipeli
 	for _, check := range rc.c.readyChecks {
 		if check.Name == name {
 			if err := check.Check(); err != nil {
-				WriteStatus(w, retryafter.Unavailable("not ready: "+check.Name+": "+err.Error(), 0))
+				WriteStatus(w, status.Unavailable("not ready: "+check.Name+": "+err.Error(), 0))
 				return nil
 			}
 			writeOK(w)
@@ -159,7 +159,7 @@ func (c *Chain) serveHealth(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if failed != nil {
-			WriteStatus(w, retryafter.Unavailable("not ready: "+strings.Join(failed, "; "), 0))
+			WriteStatus(w, status.Unavailable("not ready: "+strings.Join(failed, "; "), 0))
 			return
 		}
 	}

@@ -1,4 +1,4 @@
-package retryafter
+package status
 
 import (
 	"net/http"
@@ -11,7 +11,7 @@ import (
 func TestSeconds(t *testing.T) {
 	for d, want := range map[time.Duration]int32{0: 1, -time.Second: 1, time.Millisecond: 1, time.Second: 1,
 		2500 * time.Millisecond: 3, time.Minute: 60} {
-		assert.Equal(t, want, Seconds(d), "%v", d)
+		assert.Equal(t, want, RetryAfterSeconds(d), "%v", d)
 	}
 }
 
