@@ -61,13 +61,15 @@ bench:
 	@echo "wrote bench/results.txt and bench/BENCHMARKS.md"
 
 ## load: the HTTP/2 load test (bench/load): a bare handler, aggauth's chain,
-## Kubernetes' filters and the bare handler behind serving.New, each behind an
-## http.Server with serving's HTTP/2 settings, over TLS on loopback: 64 streams
+## Kubernetes' filters, the bare handler behind serving.New, the chain behind
+## serving.New (what users deploy) and Kubernetes' whole stack (its generic
+## filters around its delegated authn/authz), each behind an http.Server with
+## serving's HTTP/2 settings, over TLS on loopback: 64 streams
 ## over one connection, then 1,000 streams over 4 connections (the shape of the
 ## aggregator's traffic); 10 rounds of 1 s per impl, taken in turn
 ## (LOAD_FLAGS=-duration=30s to change). Output in bench/load.txt, which
 ## bench/BENCHMARKS.md includes (refreshed here when bench/results.txt exists).
-## About 2 minutes. Not part of make test.
+## About 3 minutes. Not part of make test.
 load: LOAD_FLAGS ?=
 load:
 	@set -eo pipefail; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \

@@ -12,8 +12,10 @@
 // rounds).
 //
 // The impl "serving" is the bare handler behind serving.New (its http.Server
-// and its request filters), "serving+aggauth" the chain behind it: the
-// overhead of package serving's filters over HTTP/2.
+// and its request filters), "serving+aggauth" the chain behind it, one
+// pipeline: what users deploy. "kubernetes-stack" is what an extension
+// apiserver built on the generic apiserver runs: its generic filters (the
+// ones serving has) around its delegated authentication and authorization.
 //
 // Client and server share the process and the machine's cores, so the numbers
 // compare the impls with each other, not with a production deployment.
@@ -48,7 +50,8 @@ func main() {
 	streams := flag.Int("streams", 64, "concurrent streams in all")
 	conns := flag.Int("conns", 1, "HTTP/2 connections per impl; the streams are spread evenly over them")
 	caseName := flag.String("case", "list-labelselector", "request: create, list-labelselector or nonresource-get")
-	impls := flag.String("impls", "none,aggauth,kubernetes,serving", "impls to measure, in order: none, aggauth, kubernetes, serving, serving+aggauth")
+	impls := flag.String("impls", "none,aggauth,kubernetes,serving,serving+aggauth,kubernetes-stack",
+		"impls to measure, in order: none, aggauth, kubernetes, serving, serving+aggauth, kubernetes-stack")
 	sarLatency := flag.Duration("sar-latency", 0, "SubjectAccessReview answer delay of the stand-in kube-apiserver")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (client and server) to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run (client and server) to this file")
@@ -197,8 +200,11 @@ func build(env *fixture.Env, name string) (fixture.Middleware, bool, error) {
 	case "serving+aggauth":
 		mw, err := env.Aggauth()
 		return mw, true, err
+	case "kubernetes-stack":
+		mw, err := env.KubernetesStack()
+		return mw, false, err
 	}
-	return nil, false, fmt.Errorf("unknown impl %q (want none, aggauth, kubernetes, serving or serving+aggauth)", name)
+	return nil, false, fmt.Errorf("unknown impl %q (want none, aggauth, kubernetes, serving, serving+aggauth or kubernetes-stack)", name)
 }
 
 func printResults(results []*result) {
