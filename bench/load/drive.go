@@ -154,6 +154,9 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// auditIDs numbers the requests' audit IDs.
+var auditIDs atomic.Uint64
+
 // driver sends the aggregator's request for one case, over its clients (one
 // connection each).
 type driver struct {
@@ -169,6 +172,8 @@ func (d *driver) do(ctx context.Context, i int) (time.Duration, error) {
 		return 0, err
 	}
 	fixture.SetHeaders(req.Header)
+	// kube-apiserver's aggregator sends each request's own audit ID.
+	req.Header["Audit-Id"] = []string{fmt.Sprintf("00000000-0000-4000-8000-%012x", auditIDs.Add(1))}
 	start := time.Now()
 	resp, err := d.clients[i].Do(req)
 	if err != nil {
