@@ -9,9 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aggauth/aggauth/admission"
+	"github.com/aggauth/aggauth/audit"
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/pipeline"
 	"github.com/aggauth/aggauth/serving"
 )
 
@@ -19,10 +21,12 @@ import (
 // cluster: wrap the API handler with Handler and serve it with TLSConfig.
 // Close stops what New started.
 type Chain struct {
-	chain  *middleware.Chain
-	authn  authnSetup
-	authz  authzSetup
-	cancel context.CancelFunc // stops what New started (with New's context)
+	chain   *middleware.Chain
+	steps   []pipeline.Step // the chain's, with the audit's around authentication
+	auditor *audit.Auditor  // nil: audit off
+	authn   authnSetup
+	authz   authzSetup
+	cancel  context.CancelFunc // stops what New started (with New's context)
 }
 
 // New connects to kube-apiserver as opts say, starts what watches the cluster
@@ -62,6 +66,18 @@ func New(ctx context.Context, opts Options) (_ *Chain, err error) {
 	if c.chain, err = middleware.NewChain(chainOptions(o, c.authn, c.authz, nl)); err != nil {
 		return nil, err
 	}
+	ao := o.Audit
+	if ao.Logger == nil {
+		ao.Logger = o.Logger
+	}
+	if c.auditor, err = audit.New(ao); err != nil {
+		return nil, err
+	}
+	c.steps = c.chain.Steps()
+	if failed, audited := c.auditor.Steps(); audited != nil {
+		c.steps = pipeline.InsertBefore(c.steps, pipeline.KindAuthentication, failed)
+		c.steps = pipeline.InsertAfter(c.steps, pipeline.KindAuthentication, audited)
+	}
 	return c, nil
 }
 
@@ -88,13 +104,20 @@ func chainOptions(o Options, an authnSetup, az authzSetup, nl *admission.Namespa
 
 // Close stops what New started: the informers of the authentication ConfigMap
 // and of namespaces, and the CA file watchers, whose goroutines end shortly
-// after. Requests keep being served with the configuration in force. It is
-// safe to call more than once; cancelling New's context does the same.
-func (c *Chain) Close() { c.cancel() }
+// after; and flushes and closes the audit log. Requests keep being served
+// with the configuration in force. It is safe to call more than once;
+// cancelling New's context stops the same, but leaves the audit log open.
+func (c *Chain) Close() {
+	c.cancel()
+	_ = c.auditor.Close()
+}
 
-// Handler wraps next: health endpoints, authentication, request attributes,
-// authorization, admission, then next. It is a func(http.Handler) http.Handler.
-func (c *Chain) Handler(next http.Handler) http.Handler { return c.chain.Handler(next) }
+// Handler wraps next: health endpoints, authentication, the audit (when
+// Options.Audit enables it), request attributes, impersonation,
+// authorization, admission, then next. It is a pipeline (package pipeline)
+// whose steps join those of a serving.Server it is given to, and a
+// func(http.Handler) http.Handler.
+func (c *Chain) Handler(next http.Handler) http.Handler { return pipeline.New(next, c.steps...) }
 
 // Ready returns nil once the authentication configuration is loaded and the
 // informers have synced; /readyz answers 503 until then.
@@ -110,6 +133,9 @@ func (c *Chain) Collectors() []prometheus.Collector {
 	}
 	if c.authz.sar != nil {
 		cs = append(cs, c.authz.sar.Collectors()...)
+	}
+	if c.auditor != nil {
+		cs = append(cs, c.auditor.Collectors()...)
 	}
 	return cs
 }

@@ -3,6 +3,7 @@ package aggauth
 import (
 	"errors"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/aggauth/aggauth/admission"
+	"github.com/aggauth/aggauth/audit"
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/authz"
 )
@@ -151,6 +153,11 @@ type Options struct {
 	// mutating requests. Default none.
 	Admission []admission.Interface
 
+	// Audit configures the audit log (--audit-policy-file, --audit-log-*,
+	// Kubernetes' flags, names and defaults: package audit). Default: off
+	// (no policy file).
+	Audit audit.Options
+
 	// Logger receives configuration changes and failures. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -192,6 +199,7 @@ func NewOptions() *Options {
 		QPS:                  authz.DefaultClientQPS,
 		Burst:                authz.DefaultClientBurst,
 		TokenWebhookCacheTTL: authn.DefaultTokenCacheTTL,
+		Audit:                *audit.NewOptions(),
 		// Kubernetes' defaults, lower-cased as Kubernetes writes them (header
 		// names are matched without regard to case).
 		RequestHeader: RequestHeaderOptions{
@@ -235,6 +243,9 @@ func withDefaults(o Options) Options {
 	set(&o.RequestHeader.ExtraHeaderPrefixes, d.RequestHeader.ExtraHeaderPrefixes)
 	set(&o.AlwaysAllowPaths, d.AlwaysAllowPaths)
 	set(&o.AlwaysAllowGroups, d.AlwaysAllowGroups)
+	if reflect.ValueOf(o.Audit).IsZero() {
+		o.Audit = d.Audit
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

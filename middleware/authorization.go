@@ -95,6 +95,7 @@ func (a *Authorization) Serve(w http.ResponseWriter, r *http.Request, s *pipelin
 	}
 	attrs, _ := s.Attributes()
 	d, reason, err := a.authorizer.Authorize(r.Context(), attrs)
+	s.SetAuthorizationResult(d, reason, err)
 	switch {
 	case d == authorizer.DecisionAllow:
 		s.SetDecision(d, reason)

@@ -111,6 +111,9 @@ func (p *Pipeline) from(i int, w http.ResponseWriter, r *http.Request, s *State)
 			n = i // a step that answered holds nothing to finish
 			return
 		}
+		if s.wrapped != nil {
+			w, s.wrapped = s.wrapped, nil
+		}
 	}
 	p.next.ServeHTTP(w, r)
 }

@@ -55,6 +55,17 @@ type State struct {
 	// was impersonated; nil otherwise.
 	Impersonator user.Info
 
+	// Authorized records the outcome of the authorization step, whatever it
+	// was (AuthorizationResult), for the steps that report it (the audit).
+	authorized    bool
+	authzDecision authorizer.Decision
+	authzReason   string
+	authzErr      error
+	wrapped       http.ResponseWriter // set by WrapWriter, taken by the pipeline
+	// Audit is the audit's record of the request, set by the audit's step
+	// for its finish; nil when the request is not audited.
+	Audit any
+
 	// values holds what steps publish under a key of their own (WithValue),
 	// looked up before the parent context: two inline, more in extra.
 	values  [2]keyValue
@@ -186,6 +197,23 @@ func (s *State) Attributes() (*reqattr.Attributes, bool) { return &s.attrs, s.re
 func (s *State) SetDecision(d authorizer.Decision, reason string) {
 	s.decision, s.reason, s.decided = d, reason, true
 }
+
+// SetAuthorizationResult records what the authorizer answered, allowed or
+// not.
+func (s *State) SetAuthorizationResult(d authorizer.Decision, reason string, err error) {
+	s.authorized, s.authzDecision, s.authzReason, s.authzErr = true, d, reason, err
+}
+
+// AuthorizationResult returns what the authorizer answered, and whether the
+// request was authorized at all.
+func (s *State) AuthorizationResult() (d authorizer.Decision, reason string, err error, ok bool) {
+	return s.authzDecision, s.authzReason, s.authzErr, s.authorized
+}
+
+// WrapWriter makes the later steps and the handler write through w, which
+// must write through the writer the calling step got (a step that records
+// the response, as the audit does). Only from a step's Serve.
+func (s *State) WrapWriter(w http.ResponseWriter) { s.wrapped = w }
 
 // Decision returns the authorization decision, when there was one.
 func (s *State) Decision() (authorizer.Decision, string, bool) {

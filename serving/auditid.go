@@ -3,8 +3,6 @@ package serving
 import (
 	"net/http"
 
-	"github.com/google/uuid"
-
 	"github.com/aggauth/aggauth/pipeline"
 )
 
@@ -29,25 +27,7 @@ func AuditID() func(http.Handler) http.Handler { return pipeline.Handler(auditID
 
 // auditIDOf returns the audit ID of r: its bounded Audit-ID header, or a new
 // UUID.
-func auditIDOf(r *http.Request) string {
-	var id string
-	if v := r.Header[auditIDKey]; len(v) > 0 {
-		id = v[0]
-	}
-	if len(id) > MaxAuditIDLength {
-		id = id[:MaxAuditIDLength]
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c < 0x20 || c > 0x7e {
-			id = ""
-			break
-		}
-	}
-	if id == "" {
-		return uuid.NewString()
-	}
-	return id
-}
+func auditIDOf(r *http.Request) string { return pipeline.AuditIDOf(r, MaxAuditIDLength) }
 
 // auditIDKey is HeaderAuditID in canonical form.
 var auditIDKey = http.CanonicalHeaderKey(HeaderAuditID)

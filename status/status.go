@@ -22,11 +22,15 @@ import (
 // An error that carries a Status (any k8s.io/apimachinery/pkg/api/errors error)
 // keeps its code, reason, message and details; any other error becomes a 500
 // InternalError. When the Status carries Details.RetryAfterSeconds, the
-// Retry-After header is set as well. The body is always JSON: kube-apiserver
+// Retry-After header is set as well. A w that records responses (method
+// SetResponseStatus, as the audit's writer) is given the Status first. The body is always JSON: kube-apiserver
 // negotiates the encoding, but every Kubernetes client accepts JSON for a
 // Status.
 func Write(w http.ResponseWriter, err error) int {
 	st := FromError(err)
+	if r, ok := w.(interface{ SetResponseStatus(*metav1.Status) }); ok {
+		r.SetResponseStatus(st) // a recorder of the response (the audit's)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
