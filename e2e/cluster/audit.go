@@ -51,6 +51,8 @@ type AuditEvent struct {
 	RequestObject  json.RawMessage  `json:"requestObject"`
 	ResponseObject json.RawMessage  `json:"responseObject"`
 	Received       metav1.MicroTime `json:"requestReceivedTimestamp"`
+	// Annotations are the event's annotations (the authorization decision).
+	Annotations map[string]string `json:"annotations"`
 }
 
 func (c *Cluster) auditArgs() []string {
