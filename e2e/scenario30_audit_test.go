@@ -17,16 +17,6 @@ import (
 	"github.com/aggauth/aggauth/e2e/internal/demoapi"
 )
 
-// extensionPolicy audits every widgets request at Metadata level.
-const extensionPolicy = `apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: ["RequestReceived"]
-rules:
-- level: Metadata
-  resources: [{group: demo.aggauth.io, resources: [widgets]}]
-- level: None
-`
-
 // TestScenario30AuditThroughTheAggregator: the example server runs with
 // --audit-policy-file and --audit-log-path. A kubectl create through
 // kube-apiserver appears in the extension's own audit log with the audit ID
@@ -37,7 +27,7 @@ rules:
 func TestScenario30AuditThroughTheAggregator(t *testing.T) {
 	dir := t.TempDir()
 	policy, logPath := filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "audit.log")
-	require.NoError(t, os.WriteFile(policy, []byte(extensionPolicy), 0o600))
+	require.NoError(t, os.WriteFile(policy, []byte(demoapi.AuditPolicy), 0o600))
 	e := newEnvOf(t, "nethttp", "--audit-policy-file="+policy, "--audit-log-path="+logPath)
 	ctx := testContext(t)
 	c := e.c

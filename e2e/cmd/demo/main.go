@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -87,7 +88,12 @@ func (d *demo) start(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintln(d.out, "Starting it as an extension apiserver configured only from the cluster, and registering demo.aggauth.io/v1.")
-	if d.srv, err = demoapi.Start(ctx, d.c, bin); err != nil {
+	policy := filepath.Join(d.c.Dir(), "example-audit-policy.yaml")
+	if err := os.WriteFile(policy, []byte(demoapi.AuditPolicy), 0o600); err != nil {
+		return err
+	}
+	d.auditLog = filepath.Join(d.c.LogDir(), "example-audit.log")
+	if d.srv, err = demoapi.Start(ctx, d.c, bin, "--audit-policy-file="+policy, "--audit-log-path="+d.auditLog); err != nil {
 		return err
 	}
 	fmt.Fprintf(d.out, "The example server listens on %s (log: %s).\n", d.srv.URL(), d.srv.Process.LogFile)
