@@ -4,8 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +26,7 @@ import (
 	"github.com/aggauth/aggauth/authz"
 	"github.com/aggauth/aggauth/internal/testpki"
 	"github.com/aggauth/aggauth/middleware"
+	"github.com/aggauth/aggauth/serving"
 )
 
 // policyReviewer answers SubjectAccessReviews in memory: alice may do
@@ -197,4 +202,70 @@ func serveCase(h http.Handler, c parityCase) parityResult {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return parityResult{Code: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
+}
+
+// TestServerPipelineMatchesComposedSteps is the parity test of the whole
+// pipeline users deploy: serving.New's steps and the chain's, one pipeline,
+// against serving's exported filters and the chain's steps composed one by
+// one, each a middleware of its own. On the corpus (with the aggregator's
+// Audit-ID, so that both echo the same), the responses, and what the handler
+// finds in the request, must be identical.
+func TestServerPipelineMatchesComposedSteps(t *testing.T) {
+	f := newAuthnFixture(t, false)
+	az, err := authz.New(policyReviewer{}, authz.Options{})
+	require.NoError(t, err)
+	opts := middleware.ChainOptions{
+		Authentication:    middleware.AuthenticationOptions{Authenticator: f.union},
+		Authorization:     middleware.AuthorizationOptions{Authorizer: az},
+		NoHealthEndpoints: true,
+	}
+	chain, err := middleware.NewChain(opts)
+	require.NoError(t, err)
+	ca := testpki.NewCA("serving-ca", testpki.ECDSA)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	servingCert := ca.Issue(testpki.Spec{CommonName: "localhost", DNSNames: []string{"localhost"}})
+	require.NoError(t, os.WriteFile(certFile, servingCert.PEM(), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, servingCert.KeyPEM(), 0o600))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	quiet := slog.New(slog.DiscardHandler)
+	srv, err := serving.New(serving.Options{Listener: ln, CertFile: certFile, KeyFile: keyFile, Logger: quiet}, nil, chain.Handler(describe()))
+	require.NoError(t, err)
+	defer srv.Close()
+
+	authentication, err := middleware.NewAuthentication(opts.Authentication)
+	require.NoError(t, err)
+	attributes, err := middleware.NewRequestAttributes(middleware.RequestAttributesOptions{})
+	require.NoError(t, err)
+	impersonation, err := middleware.NewImpersonation(middleware.ImpersonationOptions{Authorizer: az})
+	require.NoError(t, err)
+	authorization, err := middleware.NewAuthorization(opts.Authorization)
+	require.NoError(t, err)
+	steps := authentication.Handler(attributes.Handler(impersonation.Handler(authorization.Handler(describe()))))
+	composed := serving.AuditID()(serving.Recover(quiet)(serving.CacheControl()(serving.Warnings()(
+		serving.Timeout(serving.DefaultRequestTimeout, nil, quiet)(steps)))))
+
+	corpus := parityCorpus(f)
+	for i := range corpus {
+		corpus[i].header = cloneHeader(corpus[i].header)
+		corpus[i].header.Set("Audit-ID", fmt.Sprintf("parity-%d", i))
+	}
+	codes := map[int]int{}
+	for i, c := range corpus {
+		got, want := serveCase(srv.Handler(), c), serveCase(composed, c)
+		require.Equal(t, want, got, "#%d %s %s %v", i, c.method, c.target, c.header)
+		codes[got.Code]++
+	}
+	t.Logf("%d requests answered alike, by code: %v", len(corpus), codes)
+	for _, code := range []int{200, 400, 401, 403} {
+		require.Positive(t, codes[code], "the corpus must reach code %d", code)
+	}
+}
+
+func cloneHeader(h http.Header) http.Header {
+	if h == nil {
+		return http.Header{}
+	}
+	return h.Clone()
 }

@@ -152,6 +152,11 @@ func (w errorLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Handler returns the server's request pipeline: its steps in front of the
+// handler New was given (with the chain's steps when that handler is the
+// chain's), as the server runs it; for tests and for serving it in process.
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
 // Addr returns the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
