@@ -140,7 +140,7 @@ func (c *Chain) Collectors() []prometheus.Collector {
 	return cs
 }
 
-// Authorizer returns the SubjectAccessReview authorizer (its SARsSent counter,
+// Authorizer returns the SubjectAccessReview authorizer (its ReviewsSent counter,
 // say), or nil when Options.Authorizer decides instead.
 func (c *Chain) Authorizer() *authz.Authorizer { return c.authz.sar }
 

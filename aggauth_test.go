@@ -299,9 +299,9 @@ func TestClientsShareRateLimiter(t *testing.T) {
 	c := newCluster(t)
 	cfg := c.RESTConfig()
 	shared := &countingLimiter{RateLimiter: flowcontrol.NewTokenBucketRateLimiter(1000, 1000)}
-	tr, err := authn.NewTokenReviewClient(cfg, authn.TokenReviewClientOptions{RateLimiter: shared})
+	tr, err := authn.NewReviewClient(cfg, authn.ReviewClientOptions{RateLimiter: shared})
 	require.NoError(t, err)
-	sar, err := authz.NewClient(cfg, authz.ClientOptions{RateLimiter: shared})
+	sar, err := authz.NewReviewClient(cfg, authz.ReviewClientOptions{RateLimiter: shared})
 	require.NoError(t, err)
 	_, err = tr.Create(context.Background(), &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: "alice-token"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
@@ -310,7 +310,7 @@ func TestClientsShareRateLimiter(t *testing.T) {
 	assert.Equal(t, int64(2), shared.waits.Load())
 
 	cfg.RateLimiter = shared
-	tr, err = authn.NewTokenReviewClient(cfg, authn.TokenReviewClientOptions{})
+	tr, err = authn.NewReviewClient(cfg, authn.ReviewClientOptions{})
 	require.NoError(t, err)
 	_, err = tr.Create(context.Background(), &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: "x"}}, metav1.CreateOptions{})
 	require.NoError(t, err)

@@ -140,7 +140,7 @@ func (c *countingSARs) Create(ctx context.Context, sar *authorizationv1.SubjectA
 func TestSubjectAccessReviewClient(t *testing.T) {
 	noLeaks(t)
 	c := newCluster(t)
-	next, err := authz.NewClient(c.RESTConfig(), authz.ClientOptions{})
+	next, err := authz.NewReviewClient(c.RESTConfig(), authz.ReviewClientOptions{})
 	require.NoError(t, err)
 	sars := &countingSARs{next: next}
 	chain, err := c.NewChain(aggauth.Options{SubjectAccessReviewClient: sars, Logger: quiet})

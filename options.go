@@ -196,8 +196,8 @@ type RequestHeaderOptions struct {
 // AddFlags.
 func NewOptions() *Options {
 	return &Options{
-		QPS:                  authz.DefaultClientQPS,
-		Burst:                authz.DefaultClientBurst,
+		QPS:                  authz.DefaultReviewClientQPS,
+		Burst:                authz.DefaultReviewClientBurst,
 		TokenWebhookCacheTTL: authn.DefaultTokenCacheTTL,
 		Audit:                *audit.NewOptions(),
 		// Kubernetes' defaults, lower-cased as Kubernetes writes them (header

@@ -143,8 +143,8 @@ func newToken(o Options) (*authn.Token, error) {
 		if err != nil {
 			return nil, err
 		}
-		if client, err = authn.NewTokenReviewClient(cfg, authn.TokenReviewClientOptions{
-			QPS: o.QPS, Burst: o.Burst, Timeout: authz.DefaultClientTimeout,
+		if client, err = authn.NewReviewClient(cfg, authn.ReviewClientOptions{
+			QPS: o.QPS, Burst: o.Burst, Timeout: authz.DefaultReviewClientTimeout,
 		}); err != nil {
 			return nil, err
 		}

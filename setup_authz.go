@@ -35,11 +35,11 @@ func setupAuthz(o Options) (authzSetup, error) {
 		if err != nil {
 			return authzSetup{}, err
 		}
-		if client, err = authz.NewClient(cfg, authz.ClientOptions{QPS: o.QPS, Burst: o.Burst}); err != nil {
+		if client, err = authz.NewReviewClient(cfg, authz.ReviewClientOptions{QPS: o.QPS, Burst: o.Burst}); err != nil {
 			return authzSetup{}, err
 		}
 	}
-	sar, err := authz.New(client, authz.Options{
+	sar, err := authz.New(authz.Options{Client: client,
 		AllowTTL: o.AllowCacheTTL, DenyTTL: o.DenyCacheTTL, StaleIfError: o.StaleIfError,
 		AlwaysAllowPaths: o.AlwaysAllowPaths, AlwaysAllowGroups: o.AlwaysAllowGroups, Logger: o.Logger,
 	})

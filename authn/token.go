@@ -44,7 +44,7 @@ func DefaultTokenRetryBackoff() wait.Backoff {
 // zero value of every other field is Kubernetes' delegated authentication
 // default.
 type TokenOptions struct {
-	// Client sends the TokenReviews. Required: NewTokenReviewClient, or
+	// Client sends the TokenReviews. Required: NewReviewClient, or
 	// client-go's clientset.AuthenticationV1().TokenReviews().
 	Client TokenReviewCreator
 

@@ -211,7 +211,7 @@ func TestTokenMatchesKubernetes(t *testing.T) {
 				CacheTTL: 10 * time.Second, APIAudiences: cfg.apiAuds,
 			}.New()
 			require.NoError(t, err)
-			ourClient, err := authn.NewTokenReviewClient(tokenRestConfig(srv), authn.TokenReviewClientOptions{QPS: 1e6, Burst: 1e6})
+			ourClient, err := authn.NewReviewClient(tokenRestConfig(srv), authn.ReviewClientOptions{QPS: 1e6, Burst: 1e6})
 			require.NoError(t, err)
 			tok, err := authn.NewToken(authn.TokenOptions{Client: ourClient, Audiences: cfg.apiAuds, RetryBackoff: backoff,
 				Logger: slog.New(slog.DiscardHandler)})

@@ -104,7 +104,7 @@ func TestTokenNeverRevealed(t *testing.T) {
 		return authenticationv1.TokenReviewStatus{}, nil
 	}
 	srv := newTokenServer(t, mode)
-	client, err := authn.NewTokenReviewClient(tokenRestConfig(srv), authn.TokenReviewClientOptions{})
+	client, err := authn.NewReviewClient(tokenRestConfig(srv), authn.ReviewClientOptions{})
 	require.NoError(t, err)
 	tok := newToken(t, client, authn.TokenOptions{Logger: logger, RetryBackoff: fastBackoff(2)})
 	u, err := authn.NewUnion(authn.UnionOptions{Token: tok})

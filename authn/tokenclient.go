@@ -14,31 +14,31 @@ import (
 
 // TokenReviewCreator creates TokenReviews. client-go's
 // authenticationv1client.TokenReviewInterface implements it, and so does
-// NewTokenReviewClient's result.
+// NewReviewClient's result.
 type TokenReviewCreator interface {
 	Create(ctx context.Context, review *authenticationv1.TokenReview, opts metav1.CreateOptions) (*authenticationv1.TokenReview, error)
 }
 
-// Defaults of TokenReviewClientOptions: Kubernetes' delegated authentication
+// Defaults of ReviewClientOptions: Kubernetes' delegated authentication
 // client settings.
 const (
-	DefaultTokenClientQPS     = reviewclient.DefaultQPS
-	DefaultTokenClientBurst   = reviewclient.DefaultBurst
-	DefaultTokenClientTimeout = reviewclient.DefaultTimeout
+	DefaultReviewClientQPS     = reviewclient.DefaultQPS
+	DefaultReviewClientBurst   = reviewclient.DefaultBurst
+	DefaultReviewClientTimeout = reviewclient.DefaultTimeout
 )
 
-// TokenReviewClientOptions configures the client NewTokenReviewClient builds:
+// ReviewClientOptions configures the client NewReviewClient builds:
 // QPS (default 200), Burst (default 400), Timeout of each request (default
 // 10 s), and RateLimiter, which replaces QPS and Burst and may be shared
 // between clients to give them one budget.
-type TokenReviewClientOptions = reviewclient.Options
+type ReviewClientOptions = reviewclient.Options
 
-// NewTokenReviewClient returns a TokenReview client for cfg (for example from
+// NewReviewClient returns a TokenReview client for cfg (for example from
 // rest.InClusterConfig), with the rate limits (or the rate limiter) and
 // timeout of opts set explicitly, whatever cfg says. Unless cfg sets a content
 // type, reviews are sent as JSON, as Kubernetes' webhook token authenticator
 // sends them. cfg is not modified.
-func NewTokenReviewClient(cfg *rest.Config, opts TokenReviewClientOptions) (authenticationv1client.TokenReviewInterface, error) {
+func NewReviewClient(cfg *rest.Config, opts ReviewClientOptions) (authenticationv1client.TokenReviewInterface, error) {
 	c, err := reviewclient.Config(cfg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("authn: %w", err)

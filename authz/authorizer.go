@@ -59,11 +59,12 @@ type Authorizer struct {
 	cacheDeny  bool
 }
 
-// New returns an Authorizer that sends its reviews through client. Invalid
+// New returns an Authorizer that sends its reviews through opts.Client. Invalid
 // options are an error.
-func New(client SubjectAccessReviewCreator, opts Options) (*Authorizer, error) {
+func New(opts Options) (*Authorizer, error) {
+	client := opts.Client
 	if client == nil {
-		return nil, errors.New("authz: a SubjectAccessReview client is required")
+		return nil, errors.New("authz: Options.Client is required")
 	}
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -99,7 +100,8 @@ func NewFromClientset(cs Clientset, opts Options) (*Authorizer, error) {
 	if cs == nil {
 		return nil, errors.New("authz: a clientset is required")
 	}
-	return New(cs.AuthorizationV1().SubjectAccessReviews(), opts)
+	opts.Client = cs.AuthorizationV1().SubjectAccessReviews()
+	return New(opts)
 }
 
 // Authorize decides whether attrs are allowed: Allow for a member of an
@@ -174,9 +176,9 @@ func (a *Authorizer) EvaluateConditions(context.Context, authorizer.ConditionsAw
 // stale allows, and the latency of each review request.
 func (a *Authorizer) Collectors() []prometheus.Collector { return a.metrics.collectors() }
 
-// SARsSent returns the number of SubjectAccessReview requests sent so far,
+// ReviewsSent returns the number of SubjectAccessReview requests sent so far,
 // retries included.
-func (a *Authorizer) SARsSent() uint64 { return a.sarsSent.Load() }
+func (a *Authorizer) ReviewsSent() uint64 { return a.sarsSent.Load() }
 
 // InFlight returns the number of reviews in flight (abandoned ones included,
 // until they have stopped).

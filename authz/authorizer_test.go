@@ -31,7 +31,8 @@ func newTestAuthorizer(t testing.TB, srv *fakekube.Server, opts authz.Options) *
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	a, err := authz.New(sarClient(t, srv), opts)
+	opts.Client = sarClient(t, srv)
+	a, err := authz.New(opts)
 	require.NoError(t, err)
 	return a
 }
@@ -108,7 +109,7 @@ func TestCacheHit(t *testing.T) {
 		require.Equal(t, authorizer.DecisionAllow, d)
 	}
 	assert.Equal(t, int64(1), srv.SARCounts().Received)
-	assert.Equal(t, uint64(1), a.SARsSent())
+	assert.Equal(t, uint64(1), a.ReviewsSent())
 	assert.Equal(t, 4.0, metricValue(t, a, "aggauth_authz_cache_hits_total"))
 	assert.Equal(t, 1.0, metricValue(t, a, "aggauth_authz_cache_misses_total"))
 	assert.Equal(t, 1.0, metricValue(t, a, "aggauth_authz_sar_duration_seconds"))
@@ -203,7 +204,7 @@ func TestConcurrentIdenticalMissesShareOneSAR(t *testing.T) {
 		require.Equal(t, authorizer.DecisionAllow, decisions[i])
 	}
 	assert.Equal(t, int64(1), srv.SARCounts().Received)
-	assert.Equal(t, uint64(1), a.SARsSent())
+	assert.Equal(t, uint64(1), a.ReviewsSent())
 }
 
 func TestDistinctRequestsSendDistinctSARs(t *testing.T) {
@@ -406,7 +407,7 @@ func (c panickyClient) Create(ctx context.Context, sar *authorizationv1.SubjectA
 func TestReviewPanic(t *testing.T) {
 	srv := newSARServer(t, allowAll)
 	var logBuf bytes.Buffer // written on the review's goroutine before Authorize returns
-	a, err := authz.New(panickyClient{sarClient(t, srv)}, authz.Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	a, err := authz.New(authz.Options{Client: panickyClient{sarClient(t, srv)}, Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
 	require.NoError(t, err)
 	boom := podAttrs("ns", "p")
 	boom.User = &user.DefaultInfo{Name: "boom"}

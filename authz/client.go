@@ -9,25 +9,25 @@ import (
 	"github.com/aggauth/aggauth/internal/reviewclient"
 )
 
-// Defaults of ClientOptions: Kubernetes' delegated authorization client settings.
+// Defaults of ReviewClientOptions: Kubernetes' delegated authorization client settings.
 const (
-	DefaultClientQPS     = reviewclient.DefaultQPS
-	DefaultClientBurst   = reviewclient.DefaultBurst
-	DefaultClientTimeout = reviewclient.DefaultTimeout
+	DefaultReviewClientQPS     = reviewclient.DefaultQPS
+	DefaultReviewClientBurst   = reviewclient.DefaultBurst
+	DefaultReviewClientTimeout = reviewclient.DefaultTimeout
 )
 
-// ClientOptions configures the SubjectAccessReview client NewClient builds:
+// ReviewClientOptions configures the SubjectAccessReview client NewClient builds:
 // QPS (default 200), Burst (default 400), Timeout of each request (default
 // 10 s), and RateLimiter, which replaces QPS and Burst and may be shared
 // between clients to give them one budget.
-type ClientOptions = reviewclient.Options
+type ReviewClientOptions = reviewclient.Options
 
-// NewClient returns a SubjectAccessReview client for cfg (for example from
+// NewReviewClient returns a SubjectAccessReview client for cfg (for example from
 // rest.InClusterConfig), with the rate limits (or the rate limiter) and
 // timeout of opts set explicitly, whatever cfg says. Unless cfg sets a content
 // type, reviews are sent as JSON, byte for byte what Kubernetes' webhook
 // authorizer sends. cfg is not modified.
-func NewClient(cfg *rest.Config, opts ClientOptions) (authorizationv1client.SubjectAccessReviewInterface, error) {
+func NewReviewClient(cfg *rest.Config, opts ReviewClientOptions) (authorizationv1client.SubjectAccessReviewInterface, error) {
 	c, err := reviewclient.Config(cfg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)

@@ -40,6 +40,6 @@
 // waits, review errors, stale allows, review latency) are returned by
 // Collectors for the caller to register; nothing is registered globally.
 //
-// NewClient builds the SubjectAccessReview client from a *rest.Config with
+// NewReviewClient builds the SubjectAccessReview client from a *rest.Config with
 // Kubernetes' settings for it: 200 QPS, burst 400, 10 s per request.
 package authz

@@ -31,8 +31,8 @@ func (readOnlyReviewer) Create(_ context.Context, sar *authorizationv1.SubjectAc
 func ExampleNew() {
 	// In a cluster, the client comes from the service account:
 	//   cfg, err := rest.InClusterConfig()
-	//   client, err := authz.NewClient(cfg, authz.ClientOptions{})
-	a, err := authz.New(readOnlyReviewer{}, authz.Options{})
+	//   client, err := authz.NewReviewClient(cfg, authz.ReviewClientOptions{})
+	a, err := authz.New(authz.Options{Client: readOnlyReviewer{}})
 	if err != nil {
 		panic(err)
 	}
@@ -48,7 +48,7 @@ func ExampleNew() {
 		decision, reason, err := a.Authorize(context.Background(), attrs)
 		fmt.Printf("%s %s: allowed=%t (%s) err=%v\n", attrs.GetVerb(), attrs.GetResource(), decision == authorizer.DecisionAllow, reason, err)
 	}
-	fmt.Println("reviews sent:", a.SARsSent())
+	fmt.Println("reviews sent:", a.ReviewsSent())
 	// Output:
 	// list widgets: allowed=true (read-only access) err=<nil>
 	// delete widgets: allowed=false (no rule allows it) err=<nil>

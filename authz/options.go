@@ -44,9 +44,13 @@ func DefaultAlwaysAllowPaths() []string { return slices.Clone(health.Paths) }
 // system:masters.
 func DefaultAlwaysAllowGroups() []string { return []string{"system:masters"} }
 
-// Options configures an Authorizer. The zero value is Kubernetes' delegated
-// authorization configuration.
+// Options configures an Authorizer. Only Client is required; the zero value
+// of every other field is Kubernetes' delegated authorization configuration.
 type Options struct {
+	// Client sends the SubjectAccessReviews. Required: NewReviewClient, or
+	// client-go's clientset.AuthorizationV1().SubjectAccessReviews().
+	Client SubjectAccessReviewCreator
+
 	// AllowTTL is how long an allowed review is cached. Default 10 s; negative
 	// disables caching of allows.
 	AllowTTL time.Duration
@@ -109,7 +113,7 @@ type Options struct {
 	//
 	// "Cannot be reached" is exactly: the review's last attempt failed in the
 	// HTTP round trip (no connection, connection reset or lost, no answer
-	// within the client's per-request timeout, ClientOptions.Timeout) or was
+	// within the client's per-request timeout, ReviewClientOptions.Timeout) or was
 	// answered 429 or 5xx, while the review's own Timeout had not passed.
 	// Nothing decided locally qualifies: not a wait for the client's rate
 	// limiter, not the review's Timeout (it also bounds that wait), not a

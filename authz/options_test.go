@@ -72,10 +72,11 @@ func TestNewValidatesOptions(t *testing.T) {
 		"negative inflight": {MaxInFlight: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := authz.New(sarClient(t, srv), opts)
+			opts.Client = sarClient(t, srv)
+			_, err := authz.New(opts)
 			require.Error(t, err)
 		})
 	}
-	_, err := authz.New(nil, authz.Options{})
+	_, err := authz.New(authz.Options{Client: nil})
 	require.Error(t, err)
 }

@@ -168,7 +168,7 @@ func TestStaleIfError(t *testing.T) {
 			tt.fail(srv)
 			clk.Step(tt.after)
 			d, _, err := a.Authorize(context.Background(), podAttrs("ns", "p"))
-			assert.Equal(t, uint64(2), a.SARsSent(), "a stale entry must not answer before kube-apiserver was asked")
+			assert.Equal(t, uint64(2), a.ReviewsSent(), "a stale entry must not answer before kube-apiserver was asked")
 			if tt.wantAllow {
 				require.NoError(t, err)
 				assert.Equal(t, authorizer.DecisionAllow, d)
@@ -188,9 +188,9 @@ func TestStaleIfError(t *testing.T) {
 func TestStaleIfErrorNotForLocalFailures(t *testing.T) {
 	srv := newSARServer(t, allowAll)
 	clk := testingclock.NewFakeClock(epoch)
-	client, err := authz.NewClient(restConfig(srv), authz.ClientOptions{QPS: 0.001, Burst: 1})
+	client, err := authz.NewReviewClient(restConfig(srv), authz.ReviewClientOptions{QPS: 0.001, Burst: 1})
 	require.NoError(t, err)
-	a, err := authz.New(client, authz.Options{Clock: clk, StaleIfError: time.Hour, Timeout: time.Second,
+	a, err := authz.New(authz.Options{Client: client, Clock: clk, StaleIfError: time.Hour, Timeout: time.Second,
 		Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	_, _, err = a.Authorize(context.Background(), podAttrs("ns", "p")) // spends the only token

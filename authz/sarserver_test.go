@@ -40,7 +40,7 @@ func restConfig(s *fakekube.Server) *rest.Config {
 
 // sarClient returns our SubjectAccessReview client for s.
 func sarClient(t testing.TB, s *fakekube.Server) authorizationv1client.SubjectAccessReviewInterface {
-	c, err := authz.NewClient(restConfig(s), authz.ClientOptions{})
+	c, err := authz.NewReviewClient(restConfig(s), authz.ReviewClientOptions{})
 	require.NoError(t, err)
 	return c
 }

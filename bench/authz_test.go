@@ -47,7 +47,7 @@ func authzNewSARServer(b *testing.B, latency time.Duration) *fakekube.Server {
 // authorization limits (200 QPS, burst 400, 10 s timeout) for both implementations.
 func authzRestConfig(s *fakekube.Server) *rest.Config {
 	c := s.RestConfig()
-	c.QPS, c.Burst, c.Timeout = authz.DefaultClientQPS, authz.DefaultClientBurst, authz.DefaultClientTimeout
+	c.QPS, c.Burst, c.Timeout = authz.DefaultReviewClientQPS, authz.DefaultReviewClientBurst, authz.DefaultReviewClientTimeout
 	return c
 }
 
@@ -57,11 +57,11 @@ func authzRestConfig(s *fakekube.Server) *rest.Config {
 // always-allow groups, the always-allow paths and the webhook authorizer,
 // with its client's limits), from a kubeconfig for s.
 func authzImpls(b *testing.B, s *fakekube.Server) (ours *authz.Authorizer, kube authorizer.Authorizer) {
-	ourClient, err := authz.NewClient(authzRestConfig(s), authz.ClientOptions{})
+	ourClient, err := authz.NewReviewClient(authzRestConfig(s), authz.ReviewClientOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ours, err = authz.New(ourClient, authz.Options{Logger: slog.New(slog.DiscardHandler)})
+	ours, err = authz.New(authz.Options{Client: ourClient, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -108,11 +108,11 @@ func stormAttributes() []*authorizer.AttributesRecord {
 }
 
 func stormAggauth(b *testing.B, s *fakekube.Server) authorizer.UnconditionalAuthorizer {
-	client, err := authz.NewClient(authzRestConfig(s), authz.ClientOptions{})
+	client, err := authz.NewReviewClient(authzRestConfig(s), authz.ReviewClientOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := authz.New(client, authz.Options{Logger: slog.New(slog.DiscardHandler)})
+	a, err := authz.New(authz.Options{Client: client, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

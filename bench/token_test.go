@@ -48,7 +48,7 @@ func newTokenServer(b *testing.B, latency time.Duration) *fakekube.Server {
 // authentication (200 QPS, burst 400, 10 s timeout) for both implementations.
 func tokenRestConfig(s *fakekube.Server) *rest.Config {
 	c := s.RestConfig()
-	c.QPS, c.Burst, c.Timeout = authn.DefaultTokenClientQPS, authn.DefaultTokenClientBurst, authn.DefaultTokenClientTimeout
+	c.QPS, c.Burst, c.Timeout = authn.DefaultReviewClientQPS, authn.DefaultReviewClientBurst, authn.DefaultReviewClientTimeout
 	return c
 }
 
@@ -60,7 +60,7 @@ func tokenRestConfig(s *fakekube.Server) *rest.Config {
 // long run never misses.
 func tokenImpls(b *testing.B, s *fakekube.Server) map[string]authenticator.Request {
 	backoff := authn.DefaultTokenRetryBackoff()
-	client, err := authn.NewTokenReviewClient(tokenRestConfig(s), authn.TokenReviewClientOptions{})
+	client, err := authn.NewReviewClient(tokenRestConfig(s), authn.ReviewClientOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -68,12 +68,13 @@ func newAggauth(t testing.TB, p *pki, o chainOptions) *impl {
 	im := &impl{name: "aggauth"}
 	var az authorizer.UnconditionalAuthorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
 	if o.sar != nil {
-		client, err := authz.NewClient(restConfig(o.sar), authz.ClientOptions{})
+		client, err := authz.NewReviewClient(restConfig(o.sar), authz.ReviewClientOptions{})
 		require.NoError(t, err)
 		if o.authz.Logger == nil {
 			o.authz.Logger = discard
 		}
-		im.authz, err = authz.New(client, o.authz)
+		o.authz.Client = client
+		im.authz, err = authz.New(o.authz)
 		require.NoError(t, err)
 		az = im.authz
 	}
@@ -175,6 +176,6 @@ func allowAll(authorizationv1.SubjectAccessReviewSpec) bool { return true }
 // Kubernetes' delegated authorization limits (200 QPS, burst 400, 10 s).
 func restConfig(s *fakekube.Server) *rest.Config {
 	c := s.RestConfig()
-	c.QPS, c.Burst, c.Timeout = authz.DefaultClientQPS, authz.DefaultClientBurst, authz.DefaultClientTimeout
+	c.QPS, c.Burst, c.Timeout = authz.DefaultReviewClientQPS, authz.DefaultReviewClientBurst, authz.DefaultReviewClientTimeout
 	return c
 }

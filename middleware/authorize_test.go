@@ -218,7 +218,7 @@ func (failingReviewer) Create(context.Context, *authorizationv1.SubjectAccessRev
 // TestAuthorizeNeverAllowsOnSARError wires the SubjectAccessReview authorizer:
 // a failed review is a 503, never an allow.
 func TestAuthorizeNeverAllowsOnSARError(t *testing.T) {
-	a, err := authz.New(failingReviewer{}, authz.Options{Logger: slog.New(slog.DiscardHandler)})
+	a, err := authz.New(authz.Options{Client: failingReviewer{}, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	var s seen
 	h := requestAttributes(authorize(t, a, middleware.AuthorizationOptions{})(s.handler()))
@@ -231,7 +231,7 @@ func TestAuthorizeNeverAllowsOnSARError(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, withUser(httptest.NewRequest("GET", "/healthz", nil), alice))
 	assert.Equal(t, http.StatusNoContent, rec.Code, "always-allowed paths need no review")
-	assert.Equal(t, uint64(2), a.SARsSent())
+	assert.Equal(t, uint64(2), a.ReviewsSent())
 }
 
 func ExampleAuthorization() {

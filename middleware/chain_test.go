@@ -57,9 +57,9 @@ type chainFixture struct {
 func newChainFixture(t *testing.T) *chainFixture {
 	f := &chainFixture{authnFixture: newAuthnFixture(t, false)}
 	f.kube = sarServer(t)
-	sar, err := authz.NewClient(f.kube.RestConfig(), authz.ClientOptions{})
+	sar, err := authz.NewReviewClient(f.kube.RestConfig(), authz.ReviewClientOptions{})
 	require.NoError(t, err)
-	az, err := authz.New(sar, authz.Options{})
+	az, err := authz.New(authz.Options{Client: sar})
 	require.NoError(t, err)
 	client := fake.NewClientset(
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Status: corev1.NamespaceStatus{Phase: corev1.NamespaceActive}},

@@ -105,7 +105,7 @@ func parityCorpus(f *authnFixture) []parityCase {
 // responses, and what the handler finds in the request, must be identical.
 func TestChainMatchesComposedSteps(t *testing.T) {
 	f := newAuthnFixture(t, false)
-	az, err := authz.New(policyReviewer{}, authz.Options{})
+	az, err := authz.New(authz.Options{Client: policyReviewer{}})
 	require.NoError(t, err)
 	client := fake.NewClientset(
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Status: corev1.NamespaceStatus{Phase: corev1.NamespaceActive}},
@@ -212,7 +212,7 @@ func serveCase(h http.Handler, c parityCase) parityResult {
 // finds in the request, must be identical.
 func TestServerPipelineMatchesComposedSteps(t *testing.T) {
 	f := newAuthnFixture(t, false)
-	az, err := authz.New(policyReviewer{}, authz.Options{})
+	az, err := authz.New(authz.Options{Client: policyReviewer{}})
 	require.NoError(t, err)
 	opts := middleware.ChainOptions{
 		Authentication:    middleware.AuthenticationOptions{Authenticator: f.union},

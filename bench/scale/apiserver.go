@@ -86,7 +86,7 @@ func respond(req *http.Request, code int, body []byte) *http.Response {
 func (s *apiserver) restConfig(unlimited bool) *rest.Config {
 	c := &rest.Config{
 		Host: "http://kube-apiserver.simulated", Transport: s,
-		QPS: authz.DefaultClientQPS, Burst: authz.DefaultClientBurst, Timeout: authz.DefaultClientTimeout,
+		QPS: authz.DefaultReviewClientQPS, Burst: authz.DefaultReviewClientBurst, Timeout: authz.DefaultReviewClientTimeout,
 	}
 	if unlimited {
 		c.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()

@@ -37,11 +37,11 @@ var impls = []authorizerImpl{
 
 func buildAggauth(api *apiserver, size int, ttl time.Duration, unlimited bool) (authorizer.Authorizer, error) {
 	cfg := api.restConfig(unlimited)
-	client, err := authz.NewClient(cfg, authz.ClientOptions{RateLimiter: cfg.RateLimiter})
+	client, err := authz.NewReviewClient(cfg, authz.ReviewClientOptions{RateLimiter: cfg.RateLimiter})
 	if err != nil {
 		return nil, err
 	}
-	return authz.New(client, authz.Options{
+	return authz.New(authz.Options{Client: client,
 		AllowTTL: ttl, DenyTTL: ttl, MaxEntries: size, MaxBytes: int64(size) * bytesPerEntry,
 		Logger: slog.New(slog.DiscardHandler),
 	})
