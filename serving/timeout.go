@@ -79,7 +79,12 @@ func (t timeoutStep) Run(w http.ResponseWriter, r *http.Request, s *pipeline.Sta
 	}
 	s.SetDeadline(time.Now().Add(d))
 	wk := workers.get()
-	wk.timer.Reset(d) // the worker stops it at the job's end
+	wk.refs.Store(2)
+	wk.timer.Reset(d)
+	defer func() {
+		wk.timer.Stop()
+		wk.release(workers)
+	}()
 	wk.jobs <- job{w: w, r: r, s: s, rest: rest, log: t.log}
 	end := context.DeadlineExceeded
 	select {

@@ -2,6 +2,7 @@ package serving
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,11 +26,23 @@ type workerPool struct {
 
 // worker runs one job at a time: a job is sent on jobs, and its end (when in
 // time: the request's goroutine still waits for it) on done. timer is the
-// deadline the request's goroutine waits for, reused from job to job.
+// deadline the request's goroutine waits for, reused from job to job. A
+// worker is idle again once both the request's goroutine (done with the
+// timer) and the worker (done with the job) have released it: refs counts
+// them down from 2.
 type worker struct {
 	jobs  chan job
 	done  chan struct{}
 	timer *time.Timer
+	refs  atomic.Int32
+}
+
+// release is called once by the request's goroutine and once by the worker;
+// the second call makes the worker idle.
+func (wk *worker) release(p *workerPool) {
+	if wk.refs.Add(-1) == 0 {
+		p.put(wk)
+	}
 }
 
 // get returns an idle worker, or a new one.
@@ -76,12 +89,10 @@ func (wk *worker) loop(p *workerPool) {
 	for {
 		select {
 		case j := <-wk.jobs:
-			inTime := j.run()
-			wk.timer.Stop() // before the request's goroutine may return and the worker be taken again
-			if inTime {
+			if j.run() {
 				wk.done <- struct{}{}
 			}
-			p.put(wk)
+			wk.release(p)
 			idle.Reset(workerIdle)
 		case <-idle.C:
 			if p.retire(wk) {
