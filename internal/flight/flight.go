@@ -50,6 +50,10 @@ type PanicError struct{ Value any }
 
 func (e *PanicError) Error() string { return "the call failed unexpectedly" }
 
+// errGoexit is the error of a call whose function ended its goroutine
+// (runtime.Goexit) instead of returning.
+var errGoexit = errors.New("the call ended without an answer")
+
 // DefaultMaxWait is MaxWait's default: how long a call waits to start.
 const DefaultMaxWait = 5 * time.Second
 
@@ -107,8 +111,9 @@ type call[K comparable, V any] struct {
 	weight  int64
 	seq     uint64 // arrival order
 	fn      func(context.Context) (V, error)
-	ctx     context.Context // the first caller's, for its values; nil once started
-	started bool
+	ctx      context.Context // the first caller's, for its values; nil once started
+	started  bool
+	finished bool // its answer is given (done is closed): never dropped again
 	done    chan struct{}
 	val     V
 	err     error
@@ -152,7 +157,7 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, owner string, weight int64,
 			return v, shared, context.Cause(ctx)
 		case <-expired:
 			g.mu.Lock()
-			if !c.started {
+			if !c.started && !c.finished {
 				g.drop(c, ErrTooMany)
 			}
 			g.mu.Unlock()
@@ -196,25 +201,36 @@ func (g *Group[K, V]) enqueue(ctx context.Context, key K, name string, weight in
 	return c, nil
 }
 
-// makeRoom drops the newest waiting calls of the owners with the longest
-// queues (in calls, then in bytes) until a call of o weighing weight fits in
-// the queues, and reports whether it does. Only a queue longer than o's would
-// be loses a call. g.mu is held.
+// makeRoom makes a call of o weighing weight fit in the queues, and reports
+// whether it does: when the queues are full (in calls or in bytes), the
+// newest waiting call of the owner with the longest queue (in calls, or in
+// bytes when only the bytes are over) loses its place, if that queue is
+// longer than o's would be and the newcomer then fits. At most one call is
+// dropped for a newcomer, and none for a newcomer refused anyway. g.mu is
+// held.
 func (g *Group[K, V]) makeRoom(o *owner[K, V], weight int64) bool {
-	for g.queued >= g.maxWaiting() {
-		v := g.longest(func(x *owner[K, V]) int64 { return int64(len(x.queue)) })
+	countOver := g.queued >= g.maxWaiting()
+	bytesOver := g.MaxBytes > 0 && g.qbytes+weight > g.MaxBytes
+	if !countOver && !bytesOver {
+		return true
+	}
+	var v *owner[K, V]
+	if countOver {
+		v = g.longest(func(x *owner[K, V]) int64 { return int64(len(x.queue)) })
 		if v == nil || v == o || len(v.queue) <= len(o.queue)+1 {
 			return false
 		}
-		g.drop(v.queue[len(v.queue)-1], ErrTooMany)
-	}
-	for g.MaxBytes > 0 && g.qbytes+weight > g.MaxBytes {
-		v := g.longest(func(x *owner[K, V]) int64 { return x.qbytes })
+	} else {
+		v = g.longest(func(x *owner[K, V]) int64 { return x.qbytes })
 		if v == nil || v == o || v.qbytes <= o.qbytes+weight {
 			return false
 		}
-		g.drop(v.queue[len(v.queue)-1], ErrTooMany)
 	}
+	victim := v.queue[len(v.queue)-1]
+	if g.MaxBytes > 0 && g.qbytes-victim.weight+weight > g.MaxBytes {
+		return false
+	}
+	g.drop(victim, ErrTooMany)
 	return true
 }
 
@@ -275,15 +291,19 @@ func (g *Group[K, V]) start(c *call[K, V]) {
 	g.bytes += c.weight
 	c.owner.running++
 	go func() {
-		defer c.cancel()
-		v, err := g.run(ctx, c.fn)
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		g.running--
-		g.bytes -= c.weight
-		c.owner.running--
-		g.finish(c, v, err)
-		g.dispatch()
+		var v V
+		err := errGoexit // until fn returns: it may end its goroutine instead
+		defer func() {
+			c.cancel()
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.running--
+			g.bytes -= c.weight
+			c.owner.running--
+			g.finish(c, v, err)
+			g.dispatch()
+		}()
+		v, err = g.run(ctx, c.fn)
 	}()
 }
 
@@ -309,7 +329,7 @@ func (g *Group[K, V]) finish(c *call[K, V], v V, err error) {
 	if o := c.owner; o.running == 0 && len(o.queue) == 0 && g.owners[o.name] == o {
 		delete(g.owners, o.name)
 	}
-	c.val, c.err, c.fn = v, err, nil
+	c.val, c.err, c.fn, c.finished = v, err, nil, true
 	close(c.done)
 }
 
@@ -330,6 +350,7 @@ func (g *Group[K, V]) leave(c *call[K, V]) {
 		return
 	}
 	switch {
+	case c.finished: // answered (or dropped) meanwhile: nothing to cancel
 	case !c.started:
 		g.drop(c, context.Canceled)
 	case g.calls[c.key] == c:
