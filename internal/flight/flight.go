@@ -106,19 +106,19 @@ type owner[K comparable, V any] struct {
 // call is one call, waiting or running. done is closed once val and err are
 // set.
 type call[K comparable, V any] struct {
-	key     K
-	owner   *owner[K, V]
-	weight  int64
-	seq     uint64 // arrival order
-	fn      func(context.Context) (V, error)
+	key      K
+	owner    *owner[K, V]
+	weight   int64
+	seq      uint64 // arrival order
+	fn       func(context.Context) (V, error)
 	ctx      context.Context // the first caller's, for its values; nil once started
 	started  bool
 	finished bool // its answer is given (done is closed): never dropped again
-	done    chan struct{}
-	val     V
-	err     error
-	waiters int
-	cancel  context.CancelFunc
+	done     chan struct{}
+	val      V
+	err      error
+	waiters  int
+	cancel   context.CancelFunc
 }
 
 // Do returns the result of fn for key, from the call in flight for key if
