@@ -28,7 +28,9 @@ func (defaults) Serve(_ http.ResponseWriter, r *http.Request, s *pipeline.State)
 // request's goroutine: the Writer's locked mode, as under serving's timeout.
 type bounding struct{}
 
-func (bounding) Serve(_ http.ResponseWriter, r *http.Request, _ *pipeline.State) *http.Request { return r }
+func (bounding) Serve(_ http.ResponseWriter, r *http.Request, _ *pipeline.State) *http.Request {
+	return r
+}
 
 func (bounding) Run(w http.ResponseWriter, r *http.Request, s *pipeline.State, rest func(http.ResponseWriter, *http.Request)) {
 	s.SetDeadline(time.Now().Add(time.Hour))
