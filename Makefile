@@ -96,7 +96,7 @@ scale:
 ## with Kubernetes' own filters as a control where they have the same feature;
 ## prints both figures side by side (about a minute on 2 cores).
 hostile:
-	$(GO) test -tags hostile -count=1 -timeout 5m -v ./hostile/
+	$(GO) test -tags hostile -count=1 -timeout 10m -v ./hostile/
 
 e2e:
 	@if [ -d e2e ]; then $(MAKE) -C e2e e2e; else echo "e2e: no suite yet"; fi

@@ -225,9 +225,15 @@ func TestManyUsersFloodAuthorization(t *testing.T) {
 			// Past the burst of 400 and the first seconds, in which the server
 			// reads the flood's 4,096 requests: the flood's steady state.
 			require.True(t, poll(30*time.Second, func() bool { return sar.SARCounts().Received >= 1000 }), "the flood did not start")
-			lat := make([]time.Duration, 0, newcomerSamples)
+			// Kubernetes' control answers each in about 20 s: one sample
+			// shows it and keeps the suite's time bounded.
+			samples := newcomerSamples
+			if im.name != "aggauth" {
+				samples = 1
+			}
+			lat := make([]time.Duration, 0, samples)
 			var got []int
-			for i := range newcomerSamples {
+			for i := range samples {
 				start := time.Now()
 				code, err := send(context.Background(), newcomer, missURL(s, fmt.Sprintf("newcomer-%d", i)), "alice")
 				lat = append(lat, time.Since(start))

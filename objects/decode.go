@@ -22,6 +22,7 @@ import (
 
 	"github.com/aggauth/aggauth/discovery"
 	"github.com/aggauth/aggauth/internal/negotiation"
+	"github.com/aggauth/aggauth/pipeline"
 )
 
 // DefaultMaxBodyBytes is kube-apiserver's limit of a request body
@@ -31,7 +32,10 @@ const DefaultMaxBodyBytes = 3 << 20
 // Decoder reads objects from request bodies. The zero value is ready to use.
 type Decoder struct {
 	// MaxBodyBytes bounds a body: beyond it, Decode answers 413. Default
-	// (0): DefaultMaxBodyBytes.
+	// (0): the limit the server set for the request's body (behind a
+	// serving.Server, its --max-request-body-bytes, read from
+	// pipeline.State.MaxBodyBytes; none when the server sets none), else
+	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 }
 
@@ -67,7 +71,7 @@ func (d Decoder) Decode(r *http.Request, obj any) error {
 	if !ok {
 		return &apierrors.StatusError{ErrStatus: *negotiation.UnsupportedMediaType(negotiation.MediaTypes(decodable))}
 	}
-	body, err := readBody(r, cmpOr(d.MaxBodyBytes, DefaultMaxBodyBytes))
+	body, err := readBody(r, d.limit(r))
 	if err != nil {
 		return err
 	}
@@ -85,9 +89,25 @@ func cmpOr(v, def int64) int64 {
 	return v
 }
 
-// readBody is handlers.limitedReadBody: at most limit bytes, else 413.
+// limit returns the bound of r's body: d's, the server's, or the default; 0
+// for none.
+func (d Decoder) limit(r *http.Request) int64 {
+	if d.MaxBodyBytes > 0 {
+		return d.MaxBodyBytes
+	}
+	if s, ok := pipeline.From(r.Context()); ok && s.MaxBodyBytes != 0 {
+		return max(s.MaxBodyBytes, 0)
+	}
+	return DefaultMaxBodyBytes
+}
+
+// readBody is handlers.limitedReadBody: at most limit bytes, else 413 (no
+// bound when limit is 0).
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	defer r.Body.Close()
+	if limit <= 0 {
+		return io.ReadAll(r.Body)
+	}
 	tooLarge := apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", limit))
 	if r.ContentLength > limit {
 		return nil, tooLarge

@@ -41,6 +41,11 @@ type State struct {
 	// LongRunning is set by the step that decides it (serving's): watches
 	// and other requests without a deadline.
 	LongRunning bool
+	// MaxBodyBytes is the limit of the request's body, set by the step that
+	// enforces it (serving's): reading the body past it answers 413. 0 when
+	// no step set one; negative when the server sets no limit. A handler's
+	// decoder that has a limit of its own defaults to this one.
+	MaxBodyBytes int64
 
 	user     user.Info            // who is calling (after impersonation, who it runs as)
 	attrs    reqattr.Attributes   // the RequestInfo and authorizer attributes
@@ -106,7 +111,7 @@ func newState(w http.ResponseWriter, r *http.Request) *State {
 	s := &State{parent: ctx, Received: time.Now()}
 	if outer := stateFrom(ctx); outer != nil {
 		s.outer = outer
-		s.AuditID, s.Received, s.LongRunning = outer.AuditID, outer.Received, outer.LongRunning
+		s.AuditID, s.Received, s.LongRunning, s.MaxBodyBytes = outer.AuditID, outer.Received, outer.LongRunning, outer.MaxBodyBytes
 		s.decision, s.reason, s.decided, s.Impersonator = outer.decision, outer.reason, outer.decided, outer.Impersonator
 	}
 	s.req = r.WithContext(s)

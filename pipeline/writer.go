@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bufio"
 	"context"
+	"errors"
 	"maps"
 	"net"
 	"net/http"
@@ -28,6 +29,7 @@ type Writer struct {
 	code     int   // the final status code written; 0 until then
 	size     int64 // body bytes written
 	hijacked bool
+	refused  bool // a step answered while the handler ran (Refuse): later writes are dropped
 
 	defaults [4]headerDefault
 	values   [4]string // the defaults' values, backing the header's slices
@@ -94,11 +96,14 @@ func (w *Writer) applyDefaults(h http.Header) {
 // Header implements http.ResponseWriter.
 func (w *Writer) Header() http.Header {
 	if !w.bounded {
+		if w.refused {
+			return http.Header{}
+		}
 		return w.w.Header()
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.timedOut {
+	if w.timedOut || w.refused {
 		return http.Header{}
 	}
 	if w.header == nil {
@@ -127,7 +132,7 @@ func (w *Writer) WriteHeader(code int) {
 			return
 		}
 	}
-	if w.hijacked || w.code != 0 && code >= 200 {
+	if w.hijacked || w.refused || w.code != 0 && code >= 200 {
 		return
 	}
 	if code < 200 && code != http.StatusSwitchingProtocols {
@@ -151,6 +156,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if w.hijacked {
 		return 0, http.ErrHijacked
+	}
+	if w.refused {
+		return 0, ErrRefused
 	}
 	if w.code == 0 {
 		w.code = http.StatusOK
@@ -176,6 +184,9 @@ func (w *Writer) FlushError() error {
 	if w.hijacked {
 		return http.ErrHijacked
 	}
+	if w.refused {
+		return ErrRefused
+	}
 	if w.code == 0 {
 		w.code = http.StatusOK
 		w.start()
@@ -191,6 +202,9 @@ func (w *Writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		if w.timedOut || w.expired() {
 			return nil, nil, http.ErrHandlerTimeout
 		}
+	}
+	if w.refused {
+		return nil, nil, ErrRefused
 	}
 	c, rw, err := http.NewResponseController(w.w).Hijack()
 	if err == nil {
@@ -226,6 +240,50 @@ func (w *Writer) control(f func(*http.ResponseController) error) error {
 		}
 	}
 	return f(http.NewResponseController(w.w))
+}
+
+// ErrRefused is what the handler's writes return once a step refused the
+// request while the handler ran (Refuse): its answer was given.
+var ErrRefused = errors.New("pipeline: the request was refused while the handler ran; its answer was given")
+
+// Refuse answers the request with err as a Kubernetes Status, as a step that
+// refuses a request answers, while the handler runs: for a step that learns
+// only then that the request must fail (the handler read a body past its
+// limit). Unless the response has started (or the deadline passed), the
+// Status is written at once with the steps' default headers but none the
+// handler set, and what the handler writes afterwards is dropped: its
+// writes return ErrRefused. It reports whether it answered.
+func (w *Writer) Refuse(err error) bool {
+	if w.bounded {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.timedOut || w.expired() {
+			return false
+		}
+	}
+	if w.code != 0 || w.hijacked || w.refused {
+		return false
+	}
+	w.refused = true
+	if w.bounded {
+		w.sendUnlocked(err)
+		return true
+	}
+	h := w.w.Header()
+	clear(h)
+	w.applyDefaults(h)
+	w.code = status.Write(w.w, err)
+	return true
+}
+
+// Refused reports whether a step refused the request while the handler ran
+// (Refuse).
+func (w *Writer) Refused() bool {
+	if w.bounded {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+	}
+	return w.refused
 }
 
 // Unwrap returns net/http's writer, for http.ResponseController's other

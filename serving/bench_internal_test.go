@@ -34,7 +34,7 @@ func kubernetesFilters(h http.Handler) http.Handler {
 // bare handler (impl=none) and Kubernetes' same filters; sub-benchmarks are
 // named req=.../impl=... for benchstat -col /impl and bench/report.
 func BenchmarkFilters(b *testing.B) {
-	s := &Server{opts: Options{}.withDefaults(), metrics: newMetrics()}
+	s := &Server{opts: Options{}.withDefaults(), metrics: newMetrics(nil)}
 	s.inflight.drained = make(chan struct{})
 	s.draining, s.drain = context.WithCancel(context.Background())
 	defer s.drain()

@@ -29,6 +29,15 @@ const (
 	DefaultRequestTimeout = 60 * time.Second
 	// MaxGoawayChance is the largest --goaway-chance Kubernetes accepts.
 	MaxGoawayChance = 0.02
+	// DefaultMaxRequestsInFlight is --max-requests-inflight's default.
+	DefaultMaxRequestsInFlight = 400
+	// DefaultMaxMutatingRequestsInFlight is
+	// --max-mutating-requests-inflight's default.
+	DefaultMaxMutatingRequestsInFlight = 200
+	// DefaultMaxRequestBodyBytes is the generic apiserver's
+	// MaxRequestBodyBytes (3 MiB), --max-request-body-bytes's default: the
+	// same as objects.DefaultMaxBodyBytes.
+	DefaultMaxRequestBodyBytes = 3 << 20
 )
 
 // Options configures New. Start from NewOptions (Kubernetes' defaults) and bind
@@ -100,6 +109,39 @@ type Options struct {
 	// only, as the generic apiserver (plus /debug/pprof/ paths). Declare your
 	// exec, log or proxy subresources here.
 	LongRunning request.LongRunningRequestCheck
+	// MaxRequestsInFlight bounds the requests in flight that are not
+	// long-running and only read (get, list), as the generic apiserver's
+	// --max-requests-inflight without priority and fairness: beyond it a
+	// request gets 429 with Retry-After: 1, unless its user is in
+	// system:masters. Default 400 (NewOptions, AddFlags); 0: no limit (also
+	// the zero value's meaning).
+	MaxRequestsInFlight int
+	// MaxMutatingRequestsInFlight is MaxRequestsInFlight for the other
+	// requests (create, update, patch, delete ...)
+	// (--max-mutating-requests-inflight). Default 200 (NewOptions,
+	// AddFlags); 0: no limit (also the zero value's meaning).
+	MaxMutatingRequestsInFlight int
+	// MaxRequestBodyBytes bounds a request's body, as the generic apiserver's
+	// MaxRequestBodyBytes (a configuration field there, the flag
+	// --max-request-body-bytes here): a request whose Content-Length says
+	// more gets 413 before the handler runs, and a handler that reads more
+	// gets an error while the request is answered 413 in its place.
+	// objects.Decode reads the same limit (pipeline.State.MaxBodyBytes).
+	// Default (0) 3 MiB; negative: no limit.
+	MaxRequestBodyBytes int64
+
+	// Resources reports whether group, version, resource and subresource
+	// ("" for the resource itself) name a resource the server declares,
+	// usually with its discovery declaration:
+	//
+	//	opts.Resources = func(g, v, r, s string) bool { return disc.Endpoint(g, v, r, s) != nil }
+	//
+	// The request metrics (apiserver_request_total ...) carry the group,
+	// version, resource and subresource of a declared resource only; every
+	// other request is counted with those labels empty, so that no client
+	// can make new series. Default nil: no resource is declared.
+	Resources func(group, version, resource, subresource string) bool
+
 	// GoawayChance is the fraction of HTTP/2 requests answered with a GOAWAY,
 	// so that clients pinned to one replica reconnect, likely to another
 	// (--goaway-chance). 0 to 0.02. Default 0: off.
@@ -129,6 +171,9 @@ func NewOptions() *Options {
 		CertDir:                      DefaultCertDir,
 		HTTP2MaxStreamsPerConnection: DefaultHTTP2MaxStreamsPerConnection,
 		RequestTimeout:               DefaultRequestTimeout,
+		MaxRequestsInFlight:          DefaultMaxRequestsInFlight,
+		MaxMutatingRequestsInFlight:  DefaultMaxMutatingRequestsInFlight,
+		MaxRequestBodyBytes:          DefaultMaxRequestBodyBytes,
 	}
 }
 
@@ -142,6 +187,7 @@ func (o Options) withDefaults() Options {
 	o.CertDir = cmp.Or(o.CertDir, d.CertDir)
 	o.HTTP2MaxStreamsPerConnection = cmp.Or(o.HTTP2MaxStreamsPerConnection, d.HTTP2MaxStreamsPerConnection)
 	o.RequestTimeout = cmp.Or(o.RequestTimeout, d.RequestTimeout)
+	o.MaxRequestBodyBytes = cmp.Or(o.MaxRequestBodyBytes, d.MaxRequestBodyBytes)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -182,6 +228,15 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, ""+
 		"An optional field indicating the duration a handler must keep a request open before timing it out. "+
 		"This is the default request timeout for requests but may be overridden by the timeout query parameter.")
+	fs.IntVar(&o.MaxRequestsInFlight, "max-requests-inflight", o.MaxRequestsInFlight, ""+
+		"This flag limits the maximum number of non-mutating requests in flight, "+
+		"or a zero value disables the limit completely. (Priority and fairness is not supported.)")
+	fs.IntVar(&o.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", o.MaxMutatingRequestsInFlight, ""+
+		"This flag limits the maximum number of mutating requests in flight, "+
+		"or a zero value disables the limit completely. (Priority and fairness is not supported.)")
+	fs.Int64Var(&o.MaxRequestBodyBytes, "max-request-body-bytes", o.MaxRequestBodyBytes, ""+
+		"The limit on the size of a request body, in bytes: beyond it the request is answered 413 RequestEntityTooLarge. "+
+		"The generic apiserver's MaxRequestBodyBytes (3 MiB, not a flag there). A negative value disables the limit.")
 	fs.Float64Var(&o.GoawayChance, "goaway-chance", o.GoawayChance, ""+
 		"To prevent HTTP/2 clients from getting stuck on a single apiserver, randomly close a connection (GOAWAY). "+
 		"This argument sets the fraction of requests that will be sent a GOAWAY. "+
@@ -228,6 +283,12 @@ func (o *Options) Validate() error {
 	}
 	if o.RequestTimeout < 0 {
 		add("--request-timeout can not be negative value")
+	}
+	if o.MaxRequestsInFlight < 0 {
+		add("--max-requests-inflight can not be negative value")
+	}
+	if o.MaxMutatingRequestsInFlight < 0 {
+		add("--max-mutating-requests-inflight can not be negative value")
 	}
 	if o.GoawayChance < 0 || o.GoawayChance > MaxGoawayChance || math.IsNaN(o.GoawayChance) {
 		add("--goaway-chance can not be less than 0 or greater than 0.02")

@@ -2,6 +2,7 @@ package serving_test
 
 import (
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 // Every flag defined here is Kubernetes' own, with the same type and default
 // as an aggregated apiserver's (NewRecommendedOptions' secure serving options
 // and ServerRunOptions), so that manifests written for a generic apiserver
-// keep working.
+// keep working; but --max-request-body-bytes, a field of ServerRunOptions
+// without a flag there, whose default is its.
 func TestFlagsMatchKubernetes(t *testing.T) {
 	theirs := pflag.NewFlagSet("kubernetes", pflag.ContinueOnError)
 	options.NewRecommendedOptions("/registry/test", nil).SecureServing.AddFlags(theirs)
@@ -27,6 +29,11 @@ func TestFlagsMatchKubernetes(t *testing.T) {
 	n := 0
 	ours.VisitAll(func(f *pflag.Flag) {
 		n++
+		if f.Name == "max-request-body-bytes" {
+			assert.Equal(t, strconv.FormatInt(options.NewServerRunOptions().MaxRequestBodyBytes, 10), f.DefValue)
+			assert.Nil(t, theirs.Lookup(f.Name), "a flag of Kubernetes now")
+			return
+		}
 		k := theirs.Lookup(f.Name)
 		if !assert.NotNil(t, k, "--%s is not a Kubernetes flag", f.Name) {
 			return
@@ -34,8 +41,8 @@ func TestFlagsMatchKubernetes(t *testing.T) {
 		assert.Equal(t, k.Value.Type(), f.Value.Type(), "--%s type", f.Name)
 		assert.Equal(t, k.DefValue, f.DefValue, "--%s default", f.Name)
 	})
-	assert.Equal(t, 16, n)
-	for _, name := range []string{"secure-port", "bind-address", "tls-cert-file", "tls-private-key-file", "cert-dir",
+	assert.Equal(t, 19, n)
+	for _, name := range []string{"max-requests-inflight", "max-mutating-requests-inflight", "secure-port", "bind-address", "tls-cert-file", "tls-private-key-file", "cert-dir",
 		"tls-min-version", "tls-cipher-suites", "http2-max-streams-per-connection", "permit-port-sharing",
 		"shutdown-delay-duration", "shutdown-send-retry-after", "goaway-chance", "request-timeout"} {
 		assert.NotNil(t, ours.Lookup(name), "--%s", name)
@@ -63,14 +70,15 @@ func TestFlagsParse(t *testing.T) {
 		"--tls-min-version=VersionTLS13", "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
 		"--tls-curve-preferences=29,23", "--http2-max-streams-per-connection=250", "--permit-port-sharing", "--permit-address-sharing",
 		"--disable-http2-serving", "--request-timeout=30s", "--goaway-chance=0.001", "--shutdown-delay-duration=5s",
-		"--shutdown-send-retry-after",
+		"--shutdown-send-retry-after", "--max-requests-inflight=10", "--max-mutating-requests-inflight=0",
+		"--max-request-body-bytes=-1",
 	}))
 	want := serving.Options{
 		SecurePort: 8443, BindAddress: net.ParseIP("::1"), CertFile: "/c", KeyFile: "/k", CertDir: "/d",
 		MinTLSVersion: "VersionTLS13", CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305"},
 		CurvePreferences: []int32{29, 23}, HTTP2MaxStreamsPerConnection: 250, PermitPortSharing: true, PermitAddressSharing: true,
 		DisableHTTP2: true, RequestTimeout: 30 * time.Second, GoawayChance: 0.001, ShutdownDelayDuration: 5 * time.Second,
-		ShutdownSendRetryAfter: true,
+		ShutdownSendRetryAfter: true, MaxRequestsInFlight: 10, MaxMutatingRequestsInFlight: 0, MaxRequestBodyBytes: -1,
 	}
 	assert.Equal(t, want, *o)
 	assert.NoError(t, o.Validate())
@@ -109,6 +117,12 @@ func TestValidate(t *testing.T) {
 		{name: "request timeout", change: func(o *serving.Options) { o.RequestTimeout = -time.Second }, wantErr: "--request-timeout can not be negative"},
 		{name: "goaway", change: func(o *serving.Options) { o.GoawayChance = 0.03 }, wantErr: "--goaway-chance can not be less than 0 or greater than 0.02"},
 		{name: "negative goaway", change: func(o *serving.Options) { o.GoawayChance = -0.01 }, wantErr: "--goaway-chance"},
+		{name: "in flight", change: func(o *serving.Options) { o.MaxRequestsInFlight = -1 }, wantErr: "--max-requests-inflight can not be negative"},
+		{name: "mutating in flight", change: func(o *serving.Options) { o.MaxMutatingRequestsInFlight = -1 },
+			wantErr: "--max-mutating-requests-inflight can not be negative"},
+		{name: "no limits", change: func(o *serving.Options) {
+			o.MaxRequestsInFlight, o.MaxMutatingRequestsInFlight, o.MaxRequestBodyBytes = 0, 0, -1
+		}},
 		{name: "delay", change: func(o *serving.Options) { o.ShutdownDelayDuration = -time.Second }, wantErr: "--shutdown-delay-duration can not be negative"},
 	}
 	for _, tt := range tests {

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apiserver/pkg/warning"
@@ -120,77 +118,4 @@ func TestWarningsAndCacheControlOverTheWire(t *testing.T) {
 		resp, _ = get(t, client(t, h1), r.url+"/cached")
 		assert.Equal(t, []string{"max-age=60"}, resp.Header.Values("Cache-Control"))
 	}
-}
-
-func TestMetrics(t *testing.T) {
-	opts := testOptions(t)
-	opts.RequestTimeout = 100 * time.Millisecond
-	r := start(t, opts, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		switch req.URL.Path {
-		case "/panic":
-			panic("boom")
-		case "/abort":
-			panic(http.ErrAbortHandler)
-		case "/slow":
-			<-req.Context().Done()
-		case "/missing":
-			http.NotFound(w, req)
-		}
-	}))
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(r.Collectors()...)
-	c := client(t, false)
-	do := func(method, path string) {
-		req, err := http.NewRequest(method, r.url+path, nil)
-		require.NoError(t, err)
-		if resp, err := c.Do(req); err == nil {
-			readAll(t, resp)
-		}
-	}
-	do(http.MethodGet, "/apis/g/v1/namespaces/ns/things/x")
-	do(http.MethodGet, "/apis/g/v1/namespaces/ns/things/x")
-	do(http.MethodGet, "/apis/g/v1/namespaces/ns/things")
-	do(http.MethodGet, "/apis/g/v1/things?watch=true")
-	do(http.MethodPost, "/apis/g/v1/namespaces/ns/things")
-	do("FROB", "/apis/g/v1/things")
-	do(http.MethodGet, "/missing")
-	do(http.MethodGet, "/panic")
-	do(http.MethodGet, "/slow")
-	do(http.MethodGet, "/abort")
-
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	counts := map[string]float64{}
-	var timed uint64
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			key := f.GetName() + labels(m)
-			switch {
-			case m.Counter != nil:
-				counts[key] = m.Counter.GetValue()
-			case m.Histogram != nil:
-				timed += m.Histogram.GetSampleCount()
-			}
-		}
-	}
-	assert.Equal(t, map[string]float64{
-		"aggauth_serving_requests_total{code=200,verb=GET}":   2,
-		"aggauth_serving_requests_total{code=200,verb=LIST}":  1,
-		"aggauth_serving_requests_total{code=200,verb=WATCH}": 1,
-		"aggauth_serving_requests_total{code=200,verb=POST}":  1,
-		"aggauth_serving_requests_total{code=200,verb=OTHER}": 1,
-		"aggauth_serving_requests_total{code=404,verb=GET}":   1,
-		"aggauth_serving_requests_total{code=500,verb=GET}":   1,
-		"aggauth_serving_requests_total{code=504,verb=GET}":   1,
-		"aggauth_serving_request_aborts_total{verb=GET}":      1,
-	}, counts)
-	assert.Equal(t, uint64(8), timed, "every request but the watch and the abort is timed")
-}
-
-func labels(m *dto.Metric) string {
-	var parts []string
-	for _, l := range m.GetLabel() {
-		parts = append(parts, l.GetName()+"="+l.GetValue())
-	}
-	return "{" + strings.Join(parts, ",") + "}"
 }

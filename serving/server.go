@@ -80,7 +80,7 @@ func newServer(opts Options, tlsSource TLSConfigSource, handler http.Handler) (*
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, metrics: newMetrics()}
+	s := &Server{opts: o, metrics: newMetrics(o.Resources)}
 	s.inflight.drained = make(chan struct{})
 	s.draining, s.drain = context.WithCancel(context.Background())
 	s.closed, s.close = context.WithCancel(context.Background())
@@ -106,7 +106,10 @@ func addrOf(ln net.Listener) (*net.TCPAddr, bool) {
 // panic recovery (Kubernetes' latency trackers come after) so that a panic is
 // counted as the 500 it becomes. When handler is a pipeline (the chain's
 // Handler), its steps join the Server's: one pipeline from the socket to the
-// handler, with one request state and one writer.
+// handler, with one request state and one writer; the in-flight limit then
+// runs after authentication and impersonation, right before authorization,
+// as Kubernetes' MaxInFlight does (else right before the handler). The
+// body limit runs last, right before the handler.
 func (s *Server) buildHandler(handler http.Handler) http.Handler {
 	o := s.opts
 	steps := []pipeline.Step{
@@ -128,6 +131,8 @@ func (s *Server) buildHandler(handler http.Handler) http.Handler {
 		steps = append(steps, p.Steps()...)
 		handler = p.Next()
 	}
+	steps = pipeline.InsertBefore(steps, pipeline.KindAuthorization, newInflightStep(o, s.metrics.inflight))
+	steps = append(steps, bodyLimit{o.MaxRequestBodyBytes})
 	return pipeline.New(handler, steps...)
 }
 
@@ -161,9 +166,24 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Collectors returns the server's Prometheus collectors, for the caller to
-// register: aggauth_serving_requests_total{verb,code},
-// aggauth_serving_request_duration_seconds{verb} (requests that are not
-// long-running) and aggauth_serving_request_aborts_total{verb}.
+// register: Kubernetes' request metrics, as the generic apiserver records
+// them (see the package documentation):
+//
+//   - apiserver_request_total{verb, dry_run, group, version, resource,
+//     subresource, scope, component, code}
+//   - apiserver_request_duration_seconds{verb, dry_run, group, version,
+//     resource, subresource, scope, component}
+//   - apiserver_request_sli_duration_seconds{verb, group, version, resource,
+//     subresource, scope, component}
+//   - apiserver_response_sizes{verb, group, version, resource, subresource,
+//     scope, component}
+//   - apiserver_longrunning_requests{verb, group, version, resource,
+//     subresource, scope, component}
+//   - apiserver_current_inflight_requests{request_kind}
+//   - apiserver_request_terminations_total{verb, group, version, resource,
+//     subresource, scope, component, code}
+//   - apiserver_request_aborts_total{verb, group, version, resource,
+//     subresource, scope}
 func (s *Server) Collectors() []prometheus.Collector { return s.metrics.collectors() }
 
 // Run serves until ctx ends, then shuts down as kube-apiserver does

@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The request metrics (apiserver_request_total ...) name the declared
+	// resources only: no client can make series of its own.
+	cfg.Serving.Resources = func(g, v, r, s string) bool { return disc.Endpoint(g, v, r, s) != nil }
 	srv, err := serving.New(*cfg.Serving, chain, routes(chain, disc, demo.NewStore(), metrics))
 	if err != nil {
 		return err

@@ -101,7 +101,7 @@ func (e *Env) testMetrics(t *testing.T) {
 	resp, body := e.Do(t, e.Proxy, http.MethodGet, "/metrics", alice, "")
 	require.Equal(t, http.StatusOK, resp.StatusCode, "got %d %s; want 200", resp.StatusCode, body)
 	for _, name := range []string{"aggauth_authz_cache_misses_total", "aggauth_authz_sar_duration_seconds", "go_goroutines",
-		"aggauth_serving_requests_total", "aggauth_serving_request_duration_seconds"} {
+		"apiserver_current_inflight_requests", "apiserver_request_total", "apiserver_request_duration_seconds"} {
 		assert.Contains(t, string(body), name)
 	}
 	assert.True(t, e.reviewed(authorizationv1.SubjectAccessReviewSpec{
