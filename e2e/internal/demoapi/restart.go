@@ -45,6 +45,9 @@ type Restart struct {
 	// status 0, after a graceful shutdown).
 	OldExited time.Duration
 	OldExit   error
+	// MigrateQueued tells whether net.ipv4.tcp_migrate_req was 1 during the
+	// restart (see RollingRestart).
+	MigrateQueued bool
 }
 
 func (r *Restart) String() string {
@@ -53,8 +56,8 @@ func (r *Restart) String() string {
 		exit = r.OldExit.Error()
 	}
 	return fmt.Sprintf("new process (pid %d) listening after %s; then SIGTERM to the old one (pid %d), at t=0; "+
-		"old /readyz fails from t=%s; new process ready at t=%s; old process exited at t=%s (%s)",
-		r.New.Pid(), ms(r.Listening), r.Old.Pid(), ms(r.ShuttingDown), ms(r.NewReady), ms(r.OldExited), exit)
+		"old /readyz fails from t=%s; new process ready at t=%s; old process exited at t=%s (%s); net.ipv4.tcp_migrate_req=%t",
+		r.New.Pid(), ms(r.Listening), r.Old.Pid(), ms(r.ShuttingDown), ms(r.NewReady), ms(r.OldExited), exit, r.MigrateQueued)
 }
 
 func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
@@ -70,11 +73,22 @@ func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 // the timing: the caller checks, say, that the new process was ready before
 // the old one stopped serving.
 //
+// Linux resets the connections queued on a SO_REUSEPORT listener that is
+// closed before it accepted them, unless net.ipv4.tcp_migrate_req is 1 (Linux
+// 5.14 and later), which moves them to another listener of the port: a
+// connection the aggregator dials in the instant the old process closes its
+// listener is otherwise lost (a 503 from kube-apiserver; seen in a full e2e
+// run on 2 busy cores). RollingRestart sets it for the restart when
+// it may (as root) and puts the old value back; a deployment that shares a
+// port across processes should set it too (serving.Options.PermitPortSharing).
+//
 // It must not run concurrently with another use of s.Process.
 func (s *Server) RollingRestart(ctx context.Context) (*Restart, error) {
 	if !slices.Contains(s.Flags, PermitPortSharing) {
 		return nil, fmt.Errorf("demoapi: a rolling restart on one port needs %s", PermitPortSharing)
 	}
+	migrated, restore := migrateQueuedConnections()
+	defer restore()
 	old := s.Process
 	s.generation++
 	start := time.Now()
@@ -82,7 +96,7 @@ func (s *Server) RollingRestart(ctx context.Context) (*Restart, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Restart{Old: old, New: p}
+	r := &Restart{Old: old, New: p, MigrateQueued: migrated}
 	fail := func(err error) (*Restart, error) {
 		return r, fmt.Errorf("demoapi: rolling restart: %w\nold process:\n%snew process:\n%s", err, old.Tail(20), p.Tail(20))
 	}
@@ -160,4 +174,24 @@ func waitForLog(ctx context.Context, p *cluster.Process, text string) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// tcpMigrateReq is the sysctl that moves the connections queued on a closed
+// SO_REUSEPORT listener to another listener of the same port.
+const tcpMigrateReq = "/proc/sys/net/ipv4/tcp_migrate_req"
+
+// migrateQueuedConnections sets net.ipv4.tcp_migrate_req to 1 when it can,
+// and returns whether it is 1 and a function that puts the old value back.
+func migrateQueuedConnections() (bool, func()) {
+	old, err := os.ReadFile(tcpMigrateReq)
+	if err != nil {
+		return false, func() {}
+	}
+	if strings.TrimSpace(string(old)) == "1" {
+		return true, func() {}
+	}
+	if err := os.WriteFile(tcpMigrateReq, []byte("1"), 0o644); err != nil {
+		return false, func() {}
+	}
+	return true, func() { _ = os.WriteFile(tcpMigrateReq, old, 0o644) }
 }
