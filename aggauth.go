@@ -125,14 +125,24 @@ func (c *Chain) Ready() error { return c.chain.Ready() }
 
 // Collectors returns the Prometheus collectors of the chain (authentication
 // failures by reason), of the bearer-token authenticator (requests, cache,
-// reviews) and of the authorizer (cache, reviews), for the server to register.
+// reviews) and of the authorizer (cache, reviews), Kubernetes' metrics of the
+// reviews sent through the clients New built
+// (apiserver_delegated_authn_request_total, ..._duration_seconds, and the
+// authz pair), and the audit log's. A serving.Server given the Chain as its
+// TLS source returns these among its own: register one or the other.
 func (c *Chain) Collectors() []prometheus.Collector {
 	cs := c.chain.Collectors()
 	if c.authn.token != nil {
 		cs = append(cs, c.authn.token.Collectors()...)
 	}
+	if c.authn.metrics != nil {
+		cs = append(cs, c.authn.metrics.Collectors()...)
+	}
 	if c.authz.sar != nil {
 		cs = append(cs, c.authz.sar.Collectors()...)
+	}
+	if c.authz.metrics != nil {
+		cs = append(cs, c.authz.metrics.Collectors()...)
 	}
 	if c.auditor != nil {
 		cs = append(cs, c.auditor.Collectors()...)

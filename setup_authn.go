@@ -7,6 +7,7 @@ import (
 
 	"github.com/aggauth/aggauth/authn"
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/internal/reviewmetrics"
 )
 
 // authnSetup is what setupAuthn builds: the authenticator, and what the chain
@@ -14,7 +15,8 @@ import (
 // authenticator's metrics).
 type authnSetup struct {
 	union    *authn.Union
-	token    *authn.Token // nil with SkipTokenReview
+	token    *authn.Token           // nil with SkipTokenReview
+	metrics  *reviewmetrics.Metrics // of the TokenReview client built here; nil for one supplied
 	clientCA authn.CAProvider
 	rh       authn.RequestHeaderProvider
 	rhReady  func() error // why rh has no configuration, when it comes from the ConfigMap
@@ -57,7 +59,7 @@ func setupAuthn(ctx context.Context, o Options) (authnSetup, error) {
 		return s, errors.New("aggauth: no authentication configured: the ConfigMap lookup is skipped and neither a client CA nor a front-proxy CA is given " +
 			"(--client-ca-file, --requestheader-client-ca-file, or the bundles in memory)")
 	}
-	if s.union, s.token, err = s.authenticators(o); err != nil {
+	if err = s.authenticators(o); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -110,49 +112,55 @@ func caProvider(ctx context.Context, o Options, name, file string, pem []byte) (
 }
 
 // authenticators composes the union of the configured authenticators.
-func (s authnSetup) authenticators(o Options) (*authn.Union, *authn.Token, error) {
+func (s *authnSetup) authenticators(o Options) error {
 	uo := authn.UnionOptions{Anonymous: o.Anonymous, AllowSharedCA: o.AllowSharedCA}
 	var err error
 	if s.rh != nil {
 		if uo.FrontProxy, err = authn.NewFrontProxy(authn.FrontProxyOptions{Config: s.rh}); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
 	if s.clientCA != nil {
 		if uo.ClientCert, err = authn.NewClientCert(authn.ClientCertOptions{CA: s.clientCA}); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
 	if !o.SkipTokenReview {
-		if uo.Token, err = newToken(o); err != nil {
-			return nil, nil, err
+		if uo.Token, s.metrics, err = newToken(o); err != nil {
+			return err
 		}
 	}
-	u, err := authn.NewUnion(uo)
-	return u, uo.Token, err
+	s.token = uo.Token
+	s.union, err = authn.NewUnion(uo)
+	return err
 }
 
 // newToken builds the bearer-token authenticator: TokenReviews through
 // TokenReviewClient, or a client of its own (with a budget of its own, the
 // authorizer's client timeout, and Kubernetes' retry backoff, as the
-// authorizer's reviews).
-func newToken(o Options) (*authn.Token, error) {
+// authorizer's reviews), whose requests are recorded in the metrics it
+// returns.
+func newToken(o Options) (*authn.Token, *reviewmetrics.Metrics, error) {
 	client := o.TokenReviewClient
+	var metrics *reviewmetrics.Metrics
 	if client == nil {
 		cfg, err := o.restConfig(forAuthentication)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		metrics = reviewmetrics.NewAuthn()
+		cfg.Wrap(metrics.WrapTransport)
 		if client, err = authn.NewReviewClient(cfg, authn.ReviewClientOptions{
 			QPS: o.QPS, Burst: o.Burst, Timeout: authz.DefaultReviewClientTimeout,
 		}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return authn.NewToken(authn.TokenOptions{
+	t, err := authn.NewToken(authn.TokenOptions{
 		Client: client, Audiences: o.APIAudiences, CacheTTL: o.TokenWebhookCacheTTL,
 		RetryBackoff: authz.DefaultRetryBackoff(), Logger: o.Logger,
 	})
+	return t, metrics, err
 }
 
 // ready reports whether a front-proxy configuration is in force: before it,

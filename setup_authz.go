@@ -10,6 +10,7 @@ import (
 
 	"github.com/aggauth/aggauth/admission"
 	"github.com/aggauth/aggauth/authz"
+	"github.com/aggauth/aggauth/internal/reviewmetrics"
 )
 
 // authzSetup is what setupAuthz builds: the authorizer the chain asks, and
@@ -18,6 +19,7 @@ import (
 type authzSetup struct {
 	authorizer authorizer.UnconditionalAuthorizer
 	sar        *authz.Authorizer
+	metrics    *reviewmetrics.Metrics // of the client built here; nil for one supplied
 }
 
 // setupAuthz builds the authorizer: Options.Authorizer behind the
@@ -30,11 +32,14 @@ func setupAuthz(o Options) (authzSetup, error) {
 		return authzSetup{authorizer: a}, err
 	}
 	client := o.SubjectAccessReviewClient
+	var metrics *reviewmetrics.Metrics
 	if client == nil {
 		cfg, err := o.restConfig(forAuthorization)
 		if err != nil {
 			return authzSetup{}, err
 		}
+		metrics = reviewmetrics.NewAuthz()
+		cfg.Wrap(metrics.WrapTransport)
 		if client, err = authz.NewReviewClient(cfg, authz.ReviewClientOptions{QPS: o.QPS, Burst: o.Burst}); err != nil {
 			return authzSetup{}, err
 		}
@@ -46,7 +51,7 @@ func setupAuthz(o Options) (authzSetup, error) {
 	if err != nil {
 		return authzSetup{}, err
 	}
-	return authzSetup{authorizer: sar, sar: sar}, nil
+	return authzSetup{authorizer: sar, sar: sar, metrics: metrics}, nil
 }
 
 // alwaysAllow allows the members of groups and the non-resource paths, then

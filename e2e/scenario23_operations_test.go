@@ -76,6 +76,13 @@ func TestScenario23Operations(t *testing.T) {
 		n, _ = sample(page, "apiserver_request_duration_seconds_count", created)
 		assert.Equal(t, 1.0, n, "the create is timed")
 		t.Logf("%s", grepLines(page, `apiserver_request_total{code="201"`))
+		// flo's create was authorized by a SubjectAccessReview that
+		// kube-apiserver created (201): the delegated authorization metrics
+		// count it, among the server's collectors.
+		n, _ = sample(page, "apiserver_delegated_authz_request_total", map[string]string{"code": "201"})
+		assert.GreaterOrEqual(t, n, 1.0, "SubjectAccessReviews sent: %s", grepLines(page, "apiserver_delegated_authz_request_total"))
+		n, _ = sample(page, "apiserver_delegated_authz_request_duration_seconds_count", map[string]string{"code": "201"})
+		assert.GreaterOrEqual(t, n, 1.0, "SubjectAccessReviews timed")
 	})
 
 	t.Run("a body over the limit is a 413 through kubectl", func(t *testing.T) {

@@ -152,8 +152,8 @@
 // samples it every second); a watch on a deprecated /watch/ path is WATCH
 // in every metric (Kubernetes' filters report it LIST or GET).
 //
-// NewDelegatedAuthnMetrics and NewDelegatedAuthzMetrics return Kubernetes'
-// metrics of the reviews sent to kube-apiserver
-// (apiserver_delegated_authn_request_total, ..._duration_seconds, and the
-// authz pair), for the clients that send them.
+// Given the *aggauth.Chain as its TLS source, Server.Collectors returns the
+// chain's collectors too, among them Kubernetes' metrics of the reviews sent
+// to kube-apiserver (apiserver_delegated_authn_request_total,
+// ..._duration_seconds, and the authz pair): one registration holds them all.
 package serving

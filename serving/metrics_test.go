@@ -22,7 +22,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/component-base/metrics/legacyregistry"
 
-	"github.com/aggauth/aggauth/serving"
+	"github.com/aggauth/aggauth/internal/reviewmetrics"
 )
 
 // declared is the API of the metrics tests: g/v1 things (namespaced) and
@@ -215,7 +215,7 @@ func TestMetricDescriptorsMatchKubernetes(t *testing.T) {
 
 	// Ours.
 	r, reg := metricsServer(t)
-	authn, authzMetrics := serving.NewDelegatedAuthnMetrics(), serving.NewDelegatedAuthzMetrics()
+	authn, authzMetrics := reviewmetrics.NewAuthn(), reviewmetrics.NewAuthz()
 	reg.MustRegister(slices.Concat(authn.Collectors(), authzMetrics.Collectors())...)
 	authn.Record(201, 100*time.Millisecond)
 	authzMetrics.Record(201, 100*time.Millisecond)
@@ -241,35 +241,4 @@ func TestMetricDescriptorsMatchKubernetes(t *testing.T) {
 		require.Contains(t, theirs, name, "Kubernetes registers %s", name)
 		assert.Equal(t, theirs[name], ours[name], name)
 	}
-}
-
-func TestReviewMetrics(t *testing.T) {
-	m := serving.NewDelegatedAuthzMetrics()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(m.Collectors()...)
-	kube := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/busy" {
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		}
-		w.WriteHeader(http.StatusCreated)
-	}))
-	defer kube.Close()
-	c := &http.Client{Transport: m.WrapTransport(http.DefaultTransport)}
-	for _, path := range []string{"/", "/", "/busy"} {
-		resp, err := c.Get(kube.URL + path)
-		require.NoError(t, err)
-		readAll(t, resp)
-	}
-	_, err := (&http.Client{Transport: m.WrapTransport(http.DefaultTransport)}).Get("http://127.0.0.1:1/unreachable")
-	require.Error(t, err)
-	m.Record(418, time.Second)
-	got := samples(t, reg)
-	assert.Equal(t, map[string]float64{
-		`apiserver_delegated_authz_request_total{code="201"}`:     2,
-		`apiserver_delegated_authz_request_total{code="429"}`:     1,
-		`apiserver_delegated_authz_request_total{code="<error>"}`: 1,
-		`apiserver_delegated_authz_request_total{code="418"}`:     1,
-	}, got.values)
-	assert.Equal(t, uint64(5), got.observed["apiserver_delegated_authz_request_duration_seconds"])
 }

@@ -30,6 +30,8 @@ type Server struct {
 	ln      net.Listener
 	http    *http.Server
 	metrics *metrics
+	// tlsSource is New's; Collectors includes its collectors, if any.
+	tlsSource TLSConfigSource
 
 	phase    atomic.Int32 // phaseServing, then phaseShuttingDown, then phaseDraining
 	inflight inflight     // requests that are not long-running
@@ -80,7 +82,7 @@ func newServer(opts Options, tlsSource TLSConfigSource, handler http.Handler) (*
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, metrics: newMetrics(o.Resources)}
+	s := &Server{opts: o, metrics: newMetrics(o.Resources), tlsSource: tlsSource}
 	s.inflight.drained = make(chan struct{})
 	s.draining, s.drain = context.WithCancel(context.Background())
 	s.closed, s.close = context.WithCancel(context.Background())
@@ -184,7 +186,17 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 //     subresource, scope, component, code}
 //   - apiserver_request_aborts_total{verb, group, version, resource,
 //     subresource, scope}
-func (s *Server) Collectors() []prometheus.Collector { return s.metrics.collectors() }
+//
+// When the TLS source given to New has collectors of its own (the
+// *aggauth.Chain: authentication, authorization, the delegated review
+// metrics, the audit log), they come first: one registration holds
+// everything the server and its chain record.
+func (s *Server) Collectors() []prometheus.Collector {
+	if c, ok := s.tlsSource.(interface{ Collectors() []prometheus.Collector }); ok {
+		return append(c.Collectors(), s.metrics.collectors()...)
+	}
+	return s.metrics.collectors()
+}
 
 // Run serves until ctx ends, then shuts down as kube-apiserver does
 // (preparedGenericAPIServer.RunWithContext), and returns nil once it is done;

@@ -45,10 +45,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	registry, metrics, err := server.Metrics(chain)
-	if err != nil {
-		return err
-	}
+	registry, metrics := server.Metrics()
 	disc, err := demo.Discovery()
 	if err != nil {
 		return err

@@ -1,4 +1,8 @@
-package serving
+// Package reviewmetrics records the requests an extension apiserver sends
+// kube-apiserver to authenticate and authorize its callers under Kubernetes'
+// names: apiserver_delegated_authn_request_total and
+// apiserver_delegated_authz_request_total, and their latency histograms.
+package reviewmetrics
 
 import (
 	"net/http"
@@ -13,7 +17,7 @@ import (
 // authorization latency histograms.
 var reviewBuckets = []float64{0.25, 0.5, 0.7, 1, 1.5, 3, 5, 10}
 
-// ReviewMetrics are the metrics of the requests an extension apiserver sends
+// Metrics are the metrics of the requests an extension apiserver sends
 // kube-apiserver to authenticate (TokenReview) or authorize
 // (SubjectAccessReview) its callers, as k8s.io/apiserver's delegating
 // authenticator and authorizer record them
@@ -22,8 +26,8 @@ var reviewBuckets = []float64{0.25, 0.5, 0.7, 1, 1.5, 3, 5, 10}
 // histogram by code, the HTTP status code kube-apiserver answered, or
 // "<error>" when none came. Each request is recorded, retries included.
 // Nothing is registered anywhere: Collectors hands them to the caller. A
-// ReviewMetrics is safe for concurrent use.
-type ReviewMetrics struct {
+// Metrics is safe for concurrent use.
+type Metrics struct {
 	total   *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	codes   [len(reviewCodes)]atomic.Pointer[reviewChildren]
@@ -37,18 +41,18 @@ type reviewChildren struct {
 	latency prometheus.Observer
 }
 
-// NewDelegatedAuthnMetrics returns the metrics of TokenReviews:
+// NewAuthn returns the metrics of TokenReviews:
 // apiserver_delegated_authn_request_total{code} and
 // apiserver_delegated_authn_request_duration_seconds{code}.
-func NewDelegatedAuthnMetrics() *ReviewMetrics { return newReviewMetrics("authn") }
+func NewAuthn() *Metrics { return newMetrics("authn") }
 
-// NewDelegatedAuthzMetrics returns the metrics of SubjectAccessReviews:
+// NewAuthz returns the metrics of SubjectAccessReviews:
 // apiserver_delegated_authz_request_total{code} and
 // apiserver_delegated_authz_request_duration_seconds{code}.
-func NewDelegatedAuthzMetrics() *ReviewMetrics { return newReviewMetrics("authz") }
+func NewAuthz() *Metrics { return newMetrics("authz") }
 
-func newReviewMetrics(kind string) *ReviewMetrics {
-	return &ReviewMetrics{
+func newMetrics(kind string) *Metrics {
+	return &Metrics{
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "apiserver_delegated_" + kind + "_request_total",
 			Help: "[ALPHA] Number of HTTP requests partitioned by status code."}, []string{"code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "apiserver_delegated_" + kind + "_request_duration_seconds",
@@ -58,20 +62,20 @@ func newReviewMetrics(kind string) *ReviewMetrics {
 
 // Collectors returns the counter and the histogram, for the caller to
 // register.
-func (m *ReviewMetrics) Collectors() []prometheus.Collector {
+func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.total, m.latency}
 }
 
 // Record records one request to kube-apiserver that took latency: code is
 // the HTTP status code of its answer (201 for a review created), or 0 when
 // no answer came (a connection error, a timeout), recorded as "<error>".
-func (m *ReviewMetrics) Record(code int, latency time.Duration) {
+func (m *Metrics) Record(code int, latency time.Duration) {
 	c := m.children(code)
 	c.total.Inc()
 	c.latency.Observe(latency.Seconds())
 }
 
-func (m *ReviewMetrics) children(code int) *reviewChildren {
+func (m *Metrics) children(code int) *reviewChildren {
 	i := -1
 	for j, c := range reviewCodes {
 		if c == code {
@@ -92,7 +96,7 @@ func (m *ReviewMetrics) children(code int) *reviewChildren {
 	return m.codes[i].Load()
 }
 
-func (m *ReviewMetrics) newChildren(code int) *reviewChildren {
+func (m *Metrics) newChildren(code int) *reviewChildren {
 	label := "<error>"
 	if code != 0 {
 		label = strconv.Itoa(code)
@@ -106,13 +110,13 @@ func (m *ReviewMetrics) newChildren(code int) *reviewChildren {
 // the reviews:
 //
 //	cfg.Wrap(metrics.WrapTransport)
-func (m *ReviewMetrics) WrapTransport(rt http.RoundTripper) http.RoundTripper {
+func (m *Metrics) WrapTransport(rt http.RoundTripper) http.RoundTripper {
 	return reviewTransport{rt: rt, m: m}
 }
 
 type reviewTransport struct {
 	rt http.RoundTripper
-	m  *ReviewMetrics
+	m  *Metrics
 }
 
 // RoundTrip implements http.RoundTripper.
