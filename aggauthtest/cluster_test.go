@@ -1,6 +1,7 @@
 package aggauthtest_test
 
 import (
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -27,9 +28,13 @@ func noLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }
 
-// whoami answers with the caller's name, UID, groups and extra.
+// whoami answers with the caller's name, UID, groups and extra, after the
+// WebSocket subprotocols it was sent, if any.
 var whoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	u, _ := request.UserFrom(r.Context())
+	if p, ok := r.Header["Sec-Websocket-Protocol"]; ok {
+		_, _ = w.Write([]byte("[" + strings.Join(p, ";") + "] "))
+	}
 	_, _ = w.Write([]byte(u.GetName() + " " + u.GetUID() + " " + strings.Join(u.GetGroups(), ",")))
 	for k, v := range u.GetExtra() {
 		_, _ = w.Write([]byte(" " + k + "=" + strings.Join(v, ",")))
@@ -94,6 +99,12 @@ func TestCallers(t *testing.T) {
 		{"client certificate, not allowed", cluster.User("dave"), http.MethodGet, http.StatusForbidden, ""},
 		{"token", aggauthtest.BearerToken("carol-token"), http.MethodGet, http.StatusOK, "carol c-1 ops,system:authenticated scopes=a,b"},
 		{"unknown token", aggauthtest.BearerToken("mallory-token"), http.MethodGet, http.StatusUnauthorized, ""},
+		// A browser's WebSocket client sends its token as a subprotocol; the
+		// handler sees the others only.
+		{"WebSocket token", webSocket("carol-token", "v5.channel.k8s.io"), http.MethodGet, http.StatusOK, "[v5.channel.k8s.io] carol c-1 ops,system:authenticated"},
+		{"WebSocket token, unknown", webSocket("mallory-token", "v5.channel.k8s.io"), http.MethodGet, http.StatusUnauthorized, ""},
+		{"WebSocket token, no other subprotocol", webSocket("carol-token"), http.MethodGet, http.StatusUnauthorized, ""},
+		{"WebSocket token, not an upgrade", webSocketAs("h2c", "carol-token", "x"), http.MethodGet, http.StatusUnauthorized, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,6 +122,19 @@ func TestCallers(t *testing.T) {
 	}
 	assert.Equal(t, before, cluster.Counts(), "answered from the chain's caches")
 	assert.NotEmpty(t, cluster.Reviews())
+}
+
+// webSocket is a WebSocket client sending token as Kubernetes' bearer
+// subprotocol, before the others.
+func webSocket(token string, others ...string) aggauthtest.Caller {
+	return webSocketAs("websocket", token, others...)
+}
+
+// webSocketAs is webSocket asking to upgrade to upgrade.
+func webSocketAs(upgrade, token string, others ...string) aggauthtest.Caller {
+	protocols := append([]string{"base64url.bearer.authorization.k8s.io." + base64.RawURLEncoding.EncodeToString([]byte(token))}, others...)
+	return aggauthtest.Caller{}.WithHeader("Upgrade", upgrade).WithHeader("Connection", "Upgrade").
+		WithHeader("Sec-WebSocket-Protocol", strings.Join(protocols, ", "))
 }
 
 // TestNewChainOptions: NewChain takes New's options as they are, and the

@@ -3,12 +3,14 @@ package authn
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apiserver/pkg/warning"
 )
@@ -44,6 +46,76 @@ func bearerToken(req *http.Request) (string, bool) {
 		return "", false
 	}
 	return token, true
+}
+
+// The WebSocket subprotocol of a bearer token, as Kubernetes names it
+// (k8s.io/apiserver/pkg/authentication/request/websocket).
+const (
+	webSocketProtocolHeader = "Sec-Websocket-Protocol" // canonical
+	webSocketBearerPrefix   = "base64url.bearer.authorization.k8s.io."
+)
+
+// The errors of a WebSocket bearer token, with Kubernetes' words.
+var (
+	errWebSocketTokens          = errors.New("multiple base64.bearer.authorization tokens specified")
+	errWebSocketTokenEncoding   = errors.New("invalid base64.bearer.authorization token encoding")
+	errWebSocketTokenUTF8       = errors.New("invalid base64.bearer.authorization token")
+	errWebSocketNoOtherProtocol = errors.New("missing additional subprotocol")
+)
+
+// webSocketToken reads the bearer token of a WebSocket upgrade's
+// subprotocols, and the other subprotocols joined by commas, as Kubernetes'
+// ProtocolAuthenticator does: every Sec-WebSocket-Protocol value split at
+// commas and trimmed; "" when the request is no WebSocket upgrade or carries
+// no token subprotocol.
+func webSocketToken(req *http.Request) (token, others string, err error) {
+	values := req.Header[webSocketProtocolHeader]
+	if len(values) == 0 || !isWebSocket(req.Header) {
+		return "", "", nil
+	}
+	var rest []string
+	saw := false
+	for _, v := range values {
+		for p := range strings.SplitSeq(v, ",") {
+			p = strings.TrimSpace(p)
+			encoded, ok := strings.CutPrefix(p, webSocketBearerPrefix)
+			if !ok {
+				rest = append(rest, p)
+				continue
+			}
+			if saw {
+				return "", "", errWebSocketTokens
+			}
+			saw = true
+			decoded, err := base64.RawURLEncoding.DecodeString(encoded)
+			if err != nil {
+				return "", "", errWebSocketTokenEncoding
+			}
+			if !utf8.Valid(decoded) {
+				return "", "", errWebSocketTokenUTF8
+			}
+			token = string(decoded)
+		}
+	}
+	if token != "" && len(rest) == 0 {
+		return "", "", errWebSocketNoOtherProtocol
+	}
+	return token, strings.Join(rest, ","), nil
+}
+
+// isWebSocket is k8s.io/streaming's wsstream.IsWebSocketRequest: the first
+// Upgrade value is "websocket" in any case, and a Connection value holds
+// "upgrade" in any case.
+func isWebSocket(h http.Header) bool {
+	if up := h["Upgrade"]; len(up) == 0 || !strings.EqualFold(up[0], "websocket") {
+		return false
+	}
+	for _, c := range h["Connection"] {
+		if strings.Contains(strings.ToLower(c), "upgrade") {
+			return true
+		}
+	}
+	return false
 }
 
 // isBearer is strings.ToLower(s) == "bearer" without allocating. No rune

@@ -47,10 +47,13 @@
 // so that random tokens cannot evict authenticated ones, and a success is
 // never cached past the exp claim of a JWT (read without verification, only
 // ever to shorten the TTL). Reviews in flight are bounded, in all and per
-// client IP address; beyond, ErrTooManyInFlight (429). Differences from
-// Kubernetes: the WebSocket-protocol token
-// (base64url.bearer.authorization.k8s.io.*) is not read, and "no audiences in
-// the context" and "an empty list of audiences" are told apart in the key.
+// client IP address; beyond, ErrTooManyInFlight (429). A WebSocket upgrade's
+// token, sent as the subprotocol base64url.bearer.authorization.k8s.io.<token>
+// (browsers cannot set an Authorization header), is read as Kubernetes'
+// websocket authenticator reads it, after the Authorization header, and
+// reviewed and cached as any other token (a differential test holds the two
+// equal). Difference from Kubernetes: "no audiences in the context" and "an
+// empty list of audiences" are told apart in the key.
 //
 // # Configuration
 //

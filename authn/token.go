@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/utils/clock"
@@ -210,19 +211,65 @@ func (o TokenOptions) withDefaults() (TokenOptions, error) {
 	return o, nil
 }
 
-// AuthenticateRequest implements authenticator.Request.
+// AuthenticateRequest implements authenticator.Request: the bearer token of
+// the Authorization header, then the one a WebSocket client sends as a
+// subprotocol (see authenticateWebSocket), as Kubernetes' delegated
+// authentication tries its bearertoken and websocket authenticators.
 func (t *Token) AuthenticateRequest(req *http.Request) (*authenticator.Response, bool, error) {
-	return t.authenticate(req, false)
+	resp, ok, err := t.authenticate(req, false)
+	if ok {
+		return resp, true, nil
+	}
+	wresp, wok, werr := t.authenticateWebSocket(req, false)
+	switch {
+	case wok:
+		return wresp, true, nil
+	case err == nil:
+		return nil, false, werr
+	case werr == nil:
+		return nil, false, err
+	}
+	return nil, false, utilerrors.NewAggregate([]error{err, werr})
 }
 
-// authenticate answers req; authenticated asks for the groups with
-// system:authenticated added (Union's AuthenticatedGroupAdder), which a cache
-// hit then hands out without copying.
+// authenticate answers req from its Authorization header; authenticated asks
+// for the groups with system:authenticated added (Union's
+// AuthenticatedGroupAdder), which a cache hit then hands out without copying.
 func (t *Token) authenticate(req *http.Request, authenticated bool) (*authenticator.Response, bool, error) {
 	token, ok := bearerToken(req)
 	if !ok {
 		return nil, false, nil
 	}
+	resp, ok, err := t.authenticateToken(req, token, authenticated)
+	if ok {
+		// As Kubernetes' bearertoken: nobody downstream is tempted to reuse it.
+		delete(req.Header, "Authorization")
+	}
+	return resp, ok, err
+}
+
+// authenticateWebSocket answers a WebSocket upgrade from the bearer token it
+// sends as the subprotocol base64url.bearer.authorization.k8s.io.<token
+// in unpadded base64url> (browsers' WebSocket clients cannot set an
+// Authorization header), exactly as Kubernetes' websocket
+// ProtocolAuthenticator reads it: only on a WebSocket upgrade; one such
+// subprotocol at most, valid base64url of UTF-8, beside at least one other
+// subprotocol (to be echoed back); on success the token's subprotocol is
+// removed from Sec-WebSocket-Protocol, the others kept.
+func (t *Token) authenticateWebSocket(req *http.Request, authenticated bool) (*authenticator.Response, bool, error) {
+	token, others, err := webSocketToken(req)
+	if err != nil || token == "" {
+		return nil, false, err
+	}
+	resp, ok, err := t.authenticateToken(req, token, authenticated)
+	if ok {
+		req.Header.Set(webSocketProtocolHeader, others)
+	}
+	return resp, ok, err
+}
+
+// authenticateToken reviews token (or finds its review in the cache).
+func (t *Token) authenticateToken(req *http.Request, token string, authenticated bool) (*authenticator.Response, bool, error) {
 	ctx := req.Context()
 	auds, check := t.audiences(ctx)
 	key := t.keys.key(token, auds, check)
@@ -241,8 +288,6 @@ func (t *Token) authenticate(req *http.Request, authenticated bool) (*authentica
 		return nil, false, e.err
 	}
 	t.metrics.success.Inc()
-	// As Kubernetes' bearertoken: nobody downstream is tempted to reuse it.
-	delete(req.Header, "Authorization")
 	return e.response(authenticated), true, nil
 }
 

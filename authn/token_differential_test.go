@@ -2,6 +2,7 @@ package authn_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -88,6 +89,11 @@ var tokenAudienceChoices = [][]string{nil, nil, {"api"}, {"other"}, {"api", "oth
 type tokenCorpusRequest struct {
 	authorization []string
 	auds          authenticator.Audiences
+	// protocols are its Sec-WebSocket-Protocol values (a token as a
+	// WebSocket client sends it), with upgrade its Upgrade and Connection
+	// headers ("": none).
+	protocols           []string
+	upgrade, connection string
 }
 
 func genTokenCorpus(r *rand.Rand, withAudiences bool) []tokenCorpusRequest {
@@ -127,11 +133,42 @@ func genTokenCorpus(r *rand.Rand, withAudiences bool) []tokenCorpusRequest {
 			tok = tokens[r.IntN(len(tokens))] // errors are not cached: draw them less often
 		}
 		out[i].authorization = shapes[weighted(r, weights)](tok)
+		if r.IntN(5) == 0 { // a WebSocket upgrade, with or without a token among its subprotocols
+			out[i].protocols = webSocketProtocols(r, tok, tokens[r.IntN(len(tokens))])
+			out[i].upgrade = []string{"websocket", "WebSocket", "h2c", "websocket", ""}[r.IntN(5)]
+			out[i].connection = []string{"Upgrade", "keep-alive, upgrade", "close", "Upgrade", ""}[r.IntN(5)]
+			if r.IntN(2) == 0 {
+				out[i].authorization = nil
+			}
+		}
 		if withAudiences {
 			out[i].auds = [][]string{nil, nil, nil, {"api"}, {"api", "other"}, {"zzz"}}[r.IntN(6)]
 		}
 	}
 	return out
+}
+
+// webSocketProtocols returns Sec-WebSocket-Protocol values carrying tok (and
+// sometimes other) as Kubernetes' bearer subprotocol, in the shapes clients
+// and attackers send.
+func webSocketProtocols(r *rand.Rand, tok, other string) []string {
+	const prefix = "base64url.bearer.authorization.k8s.io."
+	enc := base64.RawURLEncoding.EncodeToString
+	shapes := [][]string{
+		{prefix + enc([]byte(tok)) + ", v5.channel.k8s.io"},
+		{"v5.channel.k8s.io", prefix + enc([]byte(tok))},
+		{" " + prefix + enc([]byte(tok)) + " ,channel.k8s.io, base64.channel.k8s.io "},
+		{prefix + enc([]byte(tok))},                                          // no other subprotocol
+		{prefix + enc([]byte(tok)) + ",", "x"},                               // an empty one
+		{prefix + enc([]byte(tok)), prefix + enc([]byte(other)) + ",x"},      // two tokens
+		{prefix + base64.URLEncoding.EncodeToString([]byte(tok+"!")) + ",x"}, // padded
+		{prefix + "not*base64,x"},
+		{prefix + enc([]byte("\xff\xfe")) + ",x"}, // not UTF-8
+		{prefix + ",x"}, // an empty token
+		{"BASE64URL.bearer.authorization.k8s.io." + enc([]byte(tok)) + ",x"},
+		{"v4.channel.k8s.io"},
+	}
+	return shapes[r.IntN(len(shapes))]
 }
 
 func weighted(r *rand.Rand, weights []int) int {
@@ -153,6 +190,15 @@ func (c tokenCorpusRequest) request() *http.Request {
 	if c.authorization != nil {
 		r.Header["Authorization"] = append([]string(nil), c.authorization...)
 	}
+	if c.protocols != nil {
+		r.Header["Sec-Websocket-Protocol"] = append([]string(nil), c.protocols...)
+	}
+	if c.upgrade != "" {
+		r.Header.Set("Upgrade", c.upgrade)
+	}
+	if c.connection != "" {
+		r.Header.Set("Connection", c.connection)
+	}
 	if c.auds != nil {
 		r = r.WithContext(authenticator.WithAudiences(r.Context(), c.auds))
 	}
@@ -168,10 +214,12 @@ type tokenOutcome struct {
 	Extra                  map[string][]string
 	Audiences              authenticator.Audiences
 	AuthorizationRemaining bool
+	Protocols              []string // Sec-WebSocket-Protocol after authentication
 }
 
 func outcomeOf(r *http.Request, resp *authenticator.Response, ok bool, err error) tokenOutcome {
-	o := tokenOutcome{OK: ok, Err: err != nil, AuthorizationRemaining: len(r.Header["Authorization"]) > 0}
+	o := tokenOutcome{OK: ok, Err: err != nil, AuthorizationRemaining: len(r.Header["Authorization"]) > 0,
+		Protocols: r.Header["Sec-Websocket-Protocol"]}
 	if ok {
 		o.Name, o.UID, o.Groups, o.Extra, o.Audiences = resp.User.GetName(), resp.User.GetUID(), resp.User.GetGroups(), resp.User.GetExtra(), resp.Audiences
 	}
@@ -230,8 +278,12 @@ func TestTokenMatchesKubernetes(t *testing.T) {
 				or := c.request()
 				oresp, ook, oerr := ours.AuthenticateRequest(or)
 				want, got := outcomeOf(kr, kresp, kok, kerr), outcomeOf(or, oresp, ook, oerr)
-				require.Equal(t, want, got, "#%d %q auds %v: kubernetes err %v; ours %v", i, c.authorization, c.auds, kerr, oerr)
+				require.Equal(t, want, got, "#%d %q %q (%q, %q) auds %v: kubernetes err %v; ours %v", i, c.authorization,
+					c.protocols, c.upgrade, c.connection, c.auds, kerr, oerr)
 				mix[tokenMixLabel(got, oerr)]++
+				if c.protocols != nil && c.authorization == nil {
+					mix["websocket: "+tokenMixLabel(got, oerr)]++
+				}
 				if i%20 == 0 {
 					require.Equal(t, kubeHTTP(c), ourHTTP(c), "#%d %q through the HTTP filters", i, c.authorization)
 				}
@@ -240,7 +292,8 @@ func TestTokenMatchesKubernetes(t *testing.T) {
 		})
 	}
 	t.Logf("%d requests answered alike: %v; TokenReviews received: %d", total, mix, srv.TokenReviewCounts().Received)
-	for _, label := range []string{"authenticated", "anonymous", "no opinion", authn.ReasonTokenInvalid, authn.ReasonTokenReviewFailed} {
+	for _, label := range []string{"authenticated", "anonymous", "no opinion", authn.ReasonTokenInvalid, authn.ReasonTokenReviewFailed,
+		"websocket: authenticated", "websocket: no opinion", "websocket: " + authn.ReasonTokenInvalid} {
 		require.Greater(t, mix[label], 100, "the corpus must reach %q", label)
 	}
 }

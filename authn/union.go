@@ -136,9 +136,15 @@ func (u *Union) authenticate(req *http.Request, clearAll bool) (resp *authentica
 		}
 	}
 	if tok := u.opts.Token; tok != nil {
-		// Its response already has system:authenticated where it belongs.
+		// Its responses already have system:authenticated where it belongs.
 		resp, ok, err := tok.authenticate(req, true)
 		if ok {
+			return resp, true, false, nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if resp, ok, err = tok.authenticateWebSocket(req, true); ok {
 			return resp, true, false, nil
 		}
 		if err != nil {
