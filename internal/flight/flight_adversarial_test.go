@@ -31,10 +31,10 @@ func verifyNoLeak(t *testing.T) {
 // those) turned into a value, so that a test can report it instead of
 // crashing the test binary.
 func doRecovering[V any](g *Group[string, V], ctx context.Context, key, owner string, weight int64,
-	fn func(context.Context) (V, error)) (err error, panicked any) {
+	fn func(context.Context) (V, error)) (panicked any, err error) {
 	defer func() { panicked = recover() }()
 	_, _, err = g.Do(ctx, key, owner, weight, fn)
-	return err, nil
+	return nil, err
 }
 
 // blockUntil returns a call function that blocks until release is closed or
@@ -137,7 +137,7 @@ func TestAdversarialTwoWaitersExpiringTogetherDropTheCallOnce(t *testing.T) {
 	results := make(chan result, 2)
 	for range 2 {
 		go func() {
-			err, p := doRecovering(g, context.Background(), "k", "victim", 1, blockUntil(nil))
+			p, err := doRecovering(g, context.Background(), "k", "victim", 1, blockUntil(nil))
 			results <- result{err, p}
 		}()
 	}
@@ -186,7 +186,7 @@ func TestAdversarialClientLeavingAsMaxWaitExpiresDoesNotDropTwice(t *testing.T) 
 		}
 		done := make(chan result, 1)
 		go func() {
-			err, p := doRecovering(g, ctx, fmt.Sprint("k", i), "victim", 1, blockUntil(nil))
+			p, err := doRecovering(g, ctx, fmt.Sprint("k", i), "victim", 1, blockUntil(nil))
 			done <- result{err, p}
 		}()
 		<-waiting
@@ -315,7 +315,7 @@ func TestAdversarialRandomFloodKeepsBounds(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(4000))*time.Microsecond)
 				mode := rng.IntN(10)
 				sleep := time.Duration(rng.IntN(2000)) * time.Microsecond
-				_, panicked := doRecovering(g, ctx, key, owner, weight, func(cctx context.Context) (int, error) {
+				panicked, _ := doRecovering(g, ctx, key, owner, weight, func(cctx context.Context) (int, error) {
 					runs.Add(1)
 					if n := g.Running(); n > max {
 						report("running %d > Max %d", n, max)
