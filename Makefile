@@ -42,8 +42,9 @@ lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags hostile $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
-## bench: every benchmark of bench/, authz's BenchmarkKey and serving's
-## BenchmarkFilters and BenchmarkHTTP2, BENCH_COUNT runs each (enough for
+## bench: every benchmark of bench/, authz's BenchmarkKey, serving's
+## BenchmarkFilters, BenchmarkHTTP2 and BenchmarkOperate, and audit's
+## BenchmarkAudit, BENCH_COUNT runs each (enough for
 ## benchstat), into bench/results.txt with the machine's description around it,
 ## then bench/BENCHMARKS.md from it, with bench/load.txt, bench/scale.md and
 ## bench/profile.md (about 15 minutes on 2 cores).
@@ -54,7 +55,8 @@ bench:
 	$(GO) run ./bench/report -stamp start > $$out; \
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 60m ./bench/ | tee -a $$out; \
 	$(GO) test -run '^$$' -bench '^BenchmarkKey$$' -benchmem -count $(BENCH_COUNT) ./authz/ | tee -a $$out; \
-	$(GO) test -run '^$$' -bench '^(BenchmarkFilters|BenchmarkHTTP2)$$' -benchmem -count $(BENCH_COUNT) ./serving/ | tee -a $$out; \
+	$(GO) test -run '^$$' -bench '^(BenchmarkFilters|BenchmarkHTTP2|BenchmarkOperate)$$' -benchmem -count $(BENCH_COUNT) ./serving/ | tee -a $$out; \
+	$(GO) test -run '^$$' -bench '^BenchmarkAudit$$' -benchmem -count $(BENCH_COUNT) ./audit/ | tee -a $$out; \
 	$(GO) run ./bench/report -stamp end >> $$out; \
 	mv $$out bench/results.txt
 	$(GO) run ./bench/report -results bench/results.txt -load bench/load.txt -scale bench/scale.md -profile bench/profile.md -out bench/BENCHMARKS.md

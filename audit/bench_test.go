@@ -98,12 +98,12 @@ func BenchmarkAudit(b *testing.B) {
 		name string
 		h    http.Handler
 	}{
-		{"none", http.HandlerFunc(okHandler)},
-		{"off/aggauth", oursStep(nilAuditor, info)},
-		{"metadata/aggauth", newOurs(audit.ModeBlocking)},
-		{"metadata/kubernetes", k8sStep(logBackend, eval)},
-		{"metadata-batch/aggauth", newOurs(audit.ModeBatch)},
-		{"metadata-batch/kubernetes", k8sStep(batch, eval)},
+		{"audit=none/impl=none", http.HandlerFunc(okHandler)},
+		{"audit=off/impl=aggauth", oursStep(nilAuditor, info)},
+		{"audit=metadata/impl=aggauth", newOurs(audit.ModeBlocking)},
+		{"audit=metadata/impl=kubernetes", k8sStep(logBackend, eval)},
+		{"audit=metadata-batch/impl=aggauth", newOurs(audit.ModeBatch)},
+		{"audit=metadata-batch/impl=kubernetes", k8sStep(batch, eval)},
 	}
 	for _, im := range impls {
 		b.Run(im.name, func(b *testing.B) {

@@ -26,6 +26,8 @@ var descriptions = map[string]string{
 	"BenchmarkTokenStorm":            "1,000 concurrent requests with the same new bearer token against a kube-apiserver answering in 5 ms; reviews/op is how many TokenReviews it received per storm. Both coalesce.",
 	"BenchmarkFilters":               "serving: the Server's request filters around a handler, in process (audit ID, metrics, panic recovery, shutdown answers, Cache-Control, in-flight tracking, timeout on a goroutine of its own, warnings) against the bare handler (impl=none) and Kubernetes' same filters. A watch is long-running: no timeout goroutine. Every case pays for an httptest.ResponseRecorder.",
 	"BenchmarkHTTP2":                 "serving: requests over HTTP/2 and TLS on loopback, 8 at a time over one connection, through a Server and through a bare http.Server with the same HTTP/2 settings (impl=none): what the filters cost a real server.",
+	"BenchmarkOperate":               "serving: one step at a time behind the RequestInfo, in process: Kubernetes' request metrics (apiserver_request_total and the histograms), the in-flight limits (400/200) and the body limit, against Kubernetes' same code (its handlers' instrumentation, WithMaxInFlightLimit); filter=requestinfo is the base both stand on.",
+	"BenchmarkAudit":                 "audit: one request through the audit at Metadata level (RequestReceived and ResponseComplete written as JSON lines to a discarded log), blocking and batch, against k8s.io/apiserver's audit filter, policy evaluator and log backend; audit=off is the chain with no audit configured (nothing to pay).",
 }
 
 var standardUnits = []string{"ns/op", "B/op", "allocs/op"}
@@ -217,7 +219,7 @@ func renderIncluded(b *strings.Builder, text, heading, missing string) {
 
 func renderReproduce(b *strings.Builder, resultsPath string) {
 	fmt.Fprintf(b, "## Reproduce\n\n```sh\n")
-	fmt.Fprintf(b, "make bench              # every benchmark of bench/ and authz's BenchmarkKey, BENCH_COUNT=6 runs each,\n")
+	fmt.Fprintf(b, "make bench              # every benchmark of bench/, authz's, serving's and audit's, BENCH_COUNT=6 runs each,\n")
 	fmt.Fprintf(b, "                        # into %s, then this file\n", resultsPath)
 	fmt.Fprintf(b, "make load               # the HTTP/2 load test, 64 streams over 1 connection, then 1,000 over 4, into bench/load.txt\n")
 	fmt.Fprintf(b, "make scale              # the scale model, into bench/scale.md, bench/scale-data/ and the charts in bench/img/\n")
