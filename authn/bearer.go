@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -64,43 +65,74 @@ var (
 )
 
 // webSocketToken reads the bearer token of a WebSocket upgrade's
-// subprotocols, and the other subprotocols joined by commas, as Kubernetes'
-// ProtocolAuthenticator does: every Sec-WebSocket-Protocol value split at
-// commas and trimmed; "" when the request is no WebSocket upgrade or carries
-// no token subprotocol.
-func webSocketToken(req *http.Request) (token, others string, err error) {
+// subprotocols as Kubernetes' ProtocolAuthenticator does: every
+// Sec-WebSocket-Protocol value split at commas and trimmed; "" when the
+// request is no WebSocket upgrade or carries no token subprotocol. It
+// allocates the token only: a client may send a megabyte of subprotocols,
+// and a slice of them would cost tens of times the header (webSocketOthers
+// joins the others once the token is authenticated).
+func webSocketToken(req *http.Request) (string, error) {
 	values := req.Header[webSocketProtocolHeader]
-	if len(values) == 0 || !isWebSocket(req.Header) {
-		return "", "", nil
+	if len(values) == 0 || !isWebSocket(req.Header) || !slices.ContainsFunc(values, hasBearerProtocol) {
+		return "", nil
 	}
-	var rest []string
-	saw := false
+	var token string
+	saw, others := false, false
 	for _, v := range values {
 		for p := range strings.SplitSeq(v, ",") {
-			p = strings.TrimSpace(p)
-			encoded, ok := strings.CutPrefix(p, webSocketBearerPrefix)
+			encoded, ok := strings.CutPrefix(strings.TrimSpace(p), webSocketBearerPrefix)
 			if !ok {
-				rest = append(rest, p)
+				others = true
 				continue
 			}
 			if saw {
-				return "", "", errWebSocketTokens
+				return "", errWebSocketTokens
 			}
 			saw = true
 			decoded, err := base64.RawURLEncoding.DecodeString(encoded)
 			if err != nil {
-				return "", "", errWebSocketTokenEncoding
+				return "", errWebSocketTokenEncoding
 			}
 			if !utf8.Valid(decoded) {
-				return "", "", errWebSocketTokenUTF8
+				return "", errWebSocketTokenUTF8
 			}
 			token = string(decoded)
 		}
 	}
-	if token != "" && len(rest) == 0 {
-		return "", "", errWebSocketNoOtherProtocol
+	if token != "" && !others {
+		return "", errWebSocketNoOtherProtocol
 	}
-	return token, strings.Join(rest, ","), nil
+	return token, nil
+}
+
+func hasBearerProtocol(v string) bool { return strings.Contains(v, webSocketBearerPrefix) }
+
+// webSocketOthers returns the subprotocols of values but the token's, trimmed
+// and joined by commas, as Kubernetes leaves them in Sec-WebSocket-Protocol
+// once the token is authenticated: in one allocation, at most the size of
+// the values.
+func webSocketOthers(values []string) string {
+	size := 0
+	for _, v := range values {
+		size += len(v) + 1
+	}
+	var b strings.Builder
+	b.Grow(size)
+	first := true
+	for _, v := range values {
+		for p := range strings.SplitSeq(v, ",") {
+			p = strings.TrimSpace(p)
+			if strings.HasPrefix(p, webSocketBearerPrefix) {
+				continue
+			}
+			if !first {
+				b.WriteByte(',')
+			}
+			first = false
+			b.WriteString(p)
+		}
+	}
+	return b.String()
 }
 
 // isWebSocket is k8s.io/streaming's wsstream.IsWebSocketRequest: the first

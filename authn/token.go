@@ -257,13 +257,13 @@ func (t *Token) authenticate(req *http.Request, authenticated bool) (*authentica
 // subprotocol (to be echoed back); on success the token's subprotocol is
 // removed from Sec-WebSocket-Protocol, the others kept.
 func (t *Token) authenticateWebSocket(req *http.Request, authenticated bool) (*authenticator.Response, bool, error) {
-	token, others, err := webSocketToken(req)
+	token, err := webSocketToken(req)
 	if err != nil || token == "" {
 		return nil, false, err
 	}
 	resp, ok, err := t.authenticateToken(req, token, authenticated)
 	if ok {
-		req.Header.Set(webSocketProtocolHeader, others)
+		req.Header.Set(webSocketProtocolHeader, webSocketOthers(req.Header[webSocketProtocolHeader]))
 	}
 	return resp, ok, err
 }

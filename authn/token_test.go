@@ -1,9 +1,12 @@
 package authn_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -321,4 +324,40 @@ func TestTokenGroups(t *testing.T) {
 
 func jwtWithExp(exp time.Time) string {
 	return jwtToken(fmt.Sprintf(`{"iss":"https://kubernetes.default.svc","sub":"system:serviceaccount:ns:sa","exp":%d}`, exp.Unix()))
+}
+
+// TestWebSocketSubprotocolsCostBounded: an unauthenticated client may send a
+// WebSocket upgrade with a megabyte of subprotocols (net/http's header
+// limit), most of them empty. Reading them costs a small multiple of the
+// header, with or without a token among them, not a slice header per
+// subprotocol (Kubernetes' websocket authenticator allocates about 80 times
+// the header).
+func TestWebSocketSubprotocolsCostBounded(t *testing.T) {
+	tok := newToken(t, newMemReviewer(knownTokens), authn.TokenOptions{})
+	junk := strings.Repeat(",", 1<<20-100)
+	for _, tc := range []struct {
+		name, protocols string
+		ok              bool
+	}{
+		{"no token", junk, false},
+		{"a token", junk + ",base64url.bearer.authorization.k8s.io." + base64.RawURLEncoding.EncodeToString([]byte("good-ws")) + ",x", true},
+		{"an invalid token", junk + ",base64url.bearer.authorization.k8s.io.bm9wZQ,x", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := bearer("")
+			r.Header.Set("Upgrade", "websocket")
+			r.Header.Set("Connection", "Upgrade")
+			r.Header.Set("Sec-WebSocket-Protocol", tc.protocols)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, ok, _ := tok.AuthenticateRequest(r)
+			runtime.ReadMemStats(&after)
+			assert.Equal(t, tc.ok, ok)
+			allocated := after.TotalAlloc - before.TotalAlloc
+			assert.Less(t, allocated, uint64(3*len(tc.protocols)), "got %d bytes allocated for a header of %d", allocated, len(tc.protocols))
+			if tc.ok {
+				assert.Equal(t, junk+",x", r.Header.Get("Sec-WebSocket-Protocol"), "the others kept, the token removed")
+			}
+		})
+	}
 }

@@ -34,10 +34,12 @@ const invalidTimeoutInURL = "invalid timeout specified in the request URL"
 //     done, the client gets a 504 Timeout Status at once, if nothing was
 //     written yet, or else a reset stream (a closed connection over
 //     HTTP/1.1); a response the handler starts once its context has ended
-//     is that 504 too, whichever goroutine gets there first; what the
-//     handler writes afterwards is dropped (http.ErrHandlerTimeout), and a
-//     panic it raises afterwards is logged to logger (slog.Default() when
-//     nil), rate-limited.
+//     is that 504 too, whichever goroutine gets there first; a read of the
+//     request body in progress then fails (the connection's read deadline:
+//     a client sending its body slowly neither delays the 504 nor keeps the
+//     handler and its in-flight slot); what the handler writes afterwards
+//     is dropped (http.ErrHandlerTimeout), and a panic it raises afterwards
+//     is logged to logger (slog.Default() when nil), rate-limited.
 //
 // The handler gets a header map of its own, copied to the response when it
 // starts; the request and its header map are shared with the filters before
@@ -97,7 +99,14 @@ func (t timeoutStep) Run(w http.ResponseWriter, r *http.Request, s *pipeline.Sta
 	s.End(end)
 	if !s.Writer().Expire() {
 		<-wk.done // the handler had returned already
+		return
 	}
+	// The handler may be blocked reading a body its client sends a byte at
+	// a time: over HTTP/1.1 net/http cannot send the 504 while a read holds
+	// the body (it checks what is left of it), and the handler would hold
+	// its worker and its in-flight slot for as long as the client likes.
+	// Its read ends now, with an error.
+	_ = http.NewResponseController(s.Writer().Unwrap()).SetReadDeadline(time.Now())
 }
 
 // requestTimeout returns the bound of r: its ?timeout= when positive and
