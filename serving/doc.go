@@ -60,9 +60,11 @@
 // exported, a func(http.Handler) http.Handler, for servers of their own.
 //
 // Long-running requests are watches (and /debug/pprof/ paths), as in the
-// generic apiserver, requests to upgrade an HTTP/1.1 connection (WebSocket,
-// SPDY: Kubernetes declares its own connect subresources instead), plus
-// what Options.LongRunning reports: they have no deadline, hold no in-flight
+// generic apiserver, plus what Options.LongRunning reports: declare there the
+// endpoints that upgrade the connection (WebSocket, SPDY), as Kubernetes
+// declares its connect subresources. An Upgrade header alone makes no
+// request long-running: any client could add one to skip the deadline and
+// the in-flight limits. Long-running requests have no deadline, hold no in-flight
 // slot, never get a GOAWAY, and are cancelled at shutdown. They go through
 // every step with http.Flusher, http.Hijacker and http.ResponseController's
 // methods working.

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/aggauth/aggauth/pipeline"
 )
@@ -28,6 +29,9 @@ func longRunningServer(t *testing.T) (*running, *prometheus.Registry, *holding) 
 	opts.RequestTimeout = 300 * time.Millisecond
 	opts.MaxRequestsInFlight, opts.MaxMutatingRequestsInFlight = 1, 1
 	opts.Resources = func(g, v, r, s string) bool { return declared(g, v, r, "") && (s == "" || s == "exec") }
+	// As Kubernetes' connect subresources are: the exec subresource is
+	// declared long-running; an Upgrade header alone would not make it so.
+	opts.LongRunning = func(_ *http.Request, info *request.RequestInfo) bool { return info.Subresource == "exec" }
 	held := &holding{release: make(chan struct{})}
 	var authorized atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -170,4 +174,38 @@ func TestWatchOverHTTP2(t *testing.T) {
 	assert.Less(t, arrivals[0], 300*time.Millisecond, "the first event came before the handler returned: flushed")
 	assert.Greater(t, arrivals[4], 350*time.Millisecond)
 	assert.Eventually(t, func() bool { return longRunningGauge(t, reg, "WATCH", "") == 0 }, 10*time.Second, 10*time.Millisecond)
+}
+
+// TestUndeclaredUpgradeIsNotLongRunning: Upgrade and Connection headers added
+// to a request whose endpoint is not declared long-running change nothing:
+// it takes its in-flight slot (429 while the one mutating slot is held) and
+// its deadline (504), as in Kubernetes, which decides from the RequestInfo
+// alone. Else any client could skip both by adding two headers to a create.
+func TestUndeclaredUpgradeIsNotLongRunning(t *testing.T) {
+	post := func(r *running, name string) *http.Response {
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(r.url, "https://"),
+			&tls.Config{RootCAs: pki.roots, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = conn.Close() })
+		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second))) // no answer at all fails, not hangs
+		_, err = io.WriteString(conn, "POST /apis/g/v1/namespaces/ns/things/"+name+"/block HTTP/1.1\r\nHost: localhost\r\n"+
+			"X-Test-User: bob\r\nConnection: Upgrade\r\nUpgrade: echo\r\nContent-Length: 0\r\n\r\n")
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		return resp
+	}
+	t.Run("in-flight limit", func(t *testing.T) {
+		r, _, held := longRunningServer(t)
+		go background(client(t, false), http.MethodPost, r.url+"/apis/g/v1/namespaces/ns/things/y/block")
+		require.Eventually(t, func() bool { return held.held.Load() == 1 }, 10*time.Second, time.Millisecond)
+		assert.Equal(t, http.StatusTooManyRequests, post(r, "x").StatusCode, "the mutating slot is held: an Upgrade header is no way around it")
+	})
+	t.Run("timeout", func(t *testing.T) {
+		r, _, _ := longRunningServer(t)
+		start := time.Now()
+		assert.Equal(t, http.StatusGatewayTimeout, post(r, "x").StatusCode, "the request's deadline holds")
+		assert.Less(t, time.Since(start), 5*time.Second)
+	})
 }

@@ -62,29 +62,14 @@ func requestInfoOf(r *http.Request, s *pipeline.State) *request.RequestInfo {
 }
 
 // isLongRunning reports whether the request is long-running: a watch, a
-// /debug/pprof/ path (as the generic apiserver's default check), a request
-// to upgrade the connection (WebSocket, SPDY: Kubernetes declares those of
-// its connect subresources), or what also reports.
+// /debug/pprof/ path (as the generic apiserver's default check), or what also
+// reports. As in Kubernetes, an Upgrade header alone does not make a request
+// long-running (any client could add one to a create to skip the timeout and
+// the in-flight limits): the endpoints that upgrade (exec, attach, a
+// WebSocket) are declared in Options.LongRunning, from the RequestInfo.
 func isLongRunning(also request.LongRunningRequestCheck, r *http.Request, info *request.RequestInfo) bool {
-	if info.Verb == "watch" || !info.IsResourceRequest && strings.HasPrefix(info.Path, "/debug/pprof/") || isUpgrade(r) {
+	if info.Verb == "watch" || !info.IsResourceRequest && strings.HasPrefix(info.Path, "/debug/pprof/") {
 		return true
 	}
 	return also != nil && also(r, info)
-}
-
-// isUpgrade reports whether r asks to upgrade its HTTP/1.1 connection to
-// another protocol: an Upgrade header, and the upgrade token in Connection
-// (as net/http's reverse proxy and Kubernetes' httpstream read it).
-func isUpgrade(r *http.Request) bool {
-	if r.ProtoMajor != 1 || len(r.Header["Upgrade"]) == 0 {
-		return false
-	}
-	for _, v := range r.Header["Connection"] {
-		for token := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(token), "upgrade") {
-				return true
-			}
-		}
-	}
-	return false
 }
