@@ -92,7 +92,7 @@ func (p *Pipeline) Serve(w http.ResponseWriter, r *http.Request, s *State) *http
 func (p *Pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := newState(w, r)
 	defer s.end()
-	p.from(0, &s.w, s.req, s)
+	p.from(0, &s.w, &s.req, s)
 }
 
 // from runs the steps from index i on, the handler, then the finishers of

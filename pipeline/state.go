@@ -29,7 +29,7 @@ import (
 type State struct {
 	parent context.Context // the context of the request the state was made for
 	outer  *State          // the state of the pipeline this one is nested in, if any
-	req    *http.Request   // the request as the steps and the handler get it
+	req    http.Request    // the request as the steps and the handler get it
 	w      Writer          // the one writer wrapper of the request
 
 	// AuditID is the request's audit ID: the Audit-ID header kube-apiserver
@@ -114,7 +114,7 @@ func newState(w http.ResponseWriter, r *http.Request) *State {
 		s.AuditID, s.Received, s.LongRunning, s.MaxBodyBytes = outer.AuditID, outer.Received, outer.LongRunning, outer.MaxBodyBytes
 		s.decision, s.reason, s.decided, s.Impersonator = outer.decision, outer.reason, outer.decided, outer.Impersonator
 	}
-	s.req = r.WithContext(s)
+	s.req = *r.WithContext(s) // copied into the state: no allocation of its own
 	s.w.init(w)
 	if u, ok := ctx.Value(userKey).(user.Info); ok && u != nil {
 		s.SetUser(u)
@@ -147,7 +147,7 @@ func From(ctx context.Context) (*State, bool) {
 }
 
 // Request returns the request as the pipeline hands it to the handler.
-func (s *State) Request() *http.Request { return s.req }
+func (s *State) Request() *http.Request { return &s.req }
 
 // Writer returns the request's writer wrapper.
 func (s *State) Writer() *Writer { return &s.w }
