@@ -101,15 +101,7 @@ func bundle(t testing.TB, pemBytes []byte) *authn.CABundle {
 // DelegatingAuthorizationOptions build (anonymous off, like aggauth's).
 func newKubernetes(t testing.TB, p *pki, o chainOptions) *impl {
 	t.Helper()
-	proxyCA, err := dynamiccertificates.NewStaticCAContent("request-header", p.proxyCA.PEM())
-	require.NoError(t, err)
-	clientCA, err := dynamiccertificates.NewStaticCAContent("client-ca", p.clientCA.PEM())
-	require.NoError(t, err)
-	type s = headerrequest.StaticStringSlice
-	rh := &authenticatorfactory.RequestHeaderConfig{
-		UsernameHeaders: s{"X-Remote-User"}, UIDHeaders: s{}, GroupHeaders: s{"X-Remote-Group"},
-		ExtraHeaderPrefixes: s{"X-Remote-Extra-"}, CAContentProvider: proxyCA, AllowedClientNames: s{proxyName},
-	}
+	rh, clientCA := kubernetesCAs(t, p)
 	auth, _, err := authenticatorfactory.DelegatingAuthenticatorConfig{
 		RequestHeaderConfig: rh, ClientCertificateCAContentProvider: clientCA}.New()
 	require.NoError(t, err)
@@ -123,6 +115,23 @@ func newKubernetes(t testing.TB, p *pki, o chainOptions) *impl {
 	h := filters.WithAuthorization(okHandler, az, scheme.Codecs)
 	h = filters.WithAuthentication(h, auth, filters.Unauthorized(scheme.Codecs), nil, rh)
 	return &impl{name: "kubernetes", handler: filters.WithRequestInfo(h, resolver)}
+}
+
+// kubernetesCAs returns what a generic apiserver's delegated authentication
+// reads from the extension-apiserver-authentication ConfigMap: the
+// requestheader configuration (the front-proxy CA, the standard headers,
+// the proxy's name) and the client CA.
+func kubernetesCAs(t testing.TB, p *pki) (*authenticatorfactory.RequestHeaderConfig, dynamiccertificates.CAContentProvider) {
+	t.Helper()
+	proxyCA, err := dynamiccertificates.NewStaticCAContent("request-header", p.proxyCA.PEM())
+	require.NoError(t, err)
+	clientCA, err := dynamiccertificates.NewStaticCAContent("client-ca", p.clientCA.PEM())
+	require.NoError(t, err)
+	type s = headerrequest.StaticStringSlice
+	return &authenticatorfactory.RequestHeaderConfig{
+		UsernameHeaders: s{"X-Remote-User"}, UIDHeaders: s{}, GroupHeaders: s{"X-Remote-Group"},
+		ExtraHeaderPrefixes: s{"X-Remote-Extra-"}, CAContentProvider: proxyCA, AllowedClientNames: s{proxyName},
+	}, clientCA
 }
 
 // resolver is Kubernetes' RequestInfo resolver, as a generic apiserver

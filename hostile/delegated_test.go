@@ -23,9 +23,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apiserver/pkg/apis/apiserver"
 	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
-	"k8s.io/apiserver/pkg/authentication/request/headerrequest"
 	"k8s.io/apiserver/pkg/endpoints/filters"
-	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -86,15 +84,7 @@ func newKubernetesDelegated(t testing.TB, p *pki, s *fakekube.Server, wrap func(
 		}
 		return cfg
 	}
-	proxyCA, err := dynamiccertificates.NewStaticCAContent("request-header", p.proxyCA.PEM())
-	require.NoError(t, err)
-	clientCA, err := dynamiccertificates.NewStaticCAContent("client-ca", p.clientCA.PEM())
-	require.NoError(t, err)
-	type ss = headerrequest.StaticStringSlice
-	rh := &authenticatorfactory.RequestHeaderConfig{
-		UsernameHeaders: ss{"X-Remote-User"}, UIDHeaders: ss{}, GroupHeaders: ss{"X-Remote-Group"},
-		ExtraHeaderPrefixes: ss{"X-Remote-Extra-"}, CAContentProvider: proxyCA, AllowedClientNames: ss{proxyName},
-	}
+	rh, clientCA := kubernetesCAs(t, p)
 	tokens, err := kubernetes.NewForConfig(client())
 	require.NoError(t, err)
 	backoff := authn.DefaultTokenRetryBackoff() // options.DefaultAuthWebhookRetryBackoff(), the same schedule

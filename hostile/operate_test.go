@@ -27,11 +27,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/apis/apiserver"
 	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
-	"k8s.io/apiserver/pkg/authentication/request/headerrequest"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/apiserver/pkg/endpoints/filters"
 	epmetrics "k8s.io/apiserver/pkg/endpoints/metrics"
-	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/component-base/metrics/legacyregistry"
@@ -124,15 +122,7 @@ func servedByServing(t *testing.T, opts serving.Options, h http.Handler) (string
 func kubernetesWithInflight(t *testing.T, h http.Handler, readOnly, mutating int) http.Handler {
 	t.Helper()
 	p := thePKI()
-	proxyCA, err := dynamiccertificates.NewStaticCAContent("request-header", p.proxyCA.PEM())
-	require.NoError(t, err)
-	clientCA, err := dynamiccertificates.NewStaticCAContent("client-ca", p.clientCA.PEM())
-	require.NoError(t, err)
-	type s = headerrequest.StaticStringSlice
-	rh := &authenticatorfactory.RequestHeaderConfig{
-		UsernameHeaders: s{"X-Remote-User"}, UIDHeaders: s{}, GroupHeaders: s{"X-Remote-Group"},
-		ExtraHeaderPrefixes: s{"X-Remote-Extra-"}, CAContentProvider: proxyCA, AllowedClientNames: s{proxyName},
-	}
+	rh, clientCA := kubernetesCAs(t, p)
 	auth, _, err := authenticatorfactory.DelegatingAuthenticatorConfig{
 		Anonymous: &apiserver.AnonymousAuthConfig{Enabled: true}, RequestHeaderConfig: rh, ClientCertificateCAContentProvider: clientCA}.New()
 	require.NoError(t, err)
