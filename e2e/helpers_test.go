@@ -173,6 +173,23 @@ func kubectl(ctx context.Context, t *testing.T, c *cluster.Cluster, kubeconfig s
 	return out, errOut
 }
 
+// kubectlSucceeds runs kubectl until it succeeds and prints want (its
+// stdout and stderr, trimmed), within propagationTimeout: after the
+// extension was unreachable or refused the aggregator, kube-apiserver marks
+// the group's discovery stale and fetches it again with a backoff of its
+// own, after the APIService is Available again; kubectl finds the resource
+// from then.
+func kubectlSucceeds(ctx context.Context, t *testing.T, c *cluster.Cluster, kubeconfig, want string, args ...string) {
+	t.Helper()
+	eventually(ctx, t, propagationTimeout, "kubectl "+strings.Join(args, " "), func(ctx context.Context) error {
+		out, errOut, err := c.Kubectl(ctx, kubeconfig, args...)
+		if got := strings.TrimSpace(out + errOut); err != nil || got != want {
+			return fmt.Errorf("%v: %s", err, got)
+		}
+		return nil
+	})
+}
+
 // kubectlFails runs kubectl expecting it to fail, and returns its stderr.
 func kubectlFails(ctx context.Context, t *testing.T, c *cluster.Cluster, kubeconfig string, args ...string) string {
 	t.Helper()

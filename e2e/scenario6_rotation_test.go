@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -80,8 +79,7 @@ func TestScenario6FrontProxyRotation(t *testing.T) {
 
 	t.Run("through kube-apiserver", func(t *testing.T) {
 		require.NoError(t, srv.WaitAvailable(ctx))
-		out, errOut := kubectl(ctx, t, c, grace.Kubeconfig, "get", "widgets", "-n", "default")
-		assert.Equal(t, "No resources found in default namespace.", strings.TrimSpace(out+errOut))
+		kubectlSucceeds(ctx, t, c, grace.Kubeconfig, "No resources found in default namespace.", "get", "widgets", "-n", "default")
 		created, err := dynamicFor(t, grace).Resource(demoapi.Widgets).Namespace("default").
 			Create(ctx, demoapi.Widget("default", "rotated", "gold"), metav1.CreateOptions{})
 		require.NoError(t, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -71,8 +70,7 @@ func TestScenario9RevokedTrust(t *testing.T) {
 
 	t.Run("through kube-apiserver", func(t *testing.T) {
 		require.NoError(t, srv.WaitAvailable(ctx))
-		out, errOut := kubectl(ctx, t, c, ivy.Kubeconfig, "get", "widgets", "-n", "default")
-		assert.Equal(t, "No resources found in default namespace.", strings.TrimSpace(out+errOut))
+		kubectlSucceeds(ctx, t, c, ivy.Kubeconfig, "No resources found in default namespace.", "get", "widgets", "-n", "default")
 	})
 	assert.Equal(t, pid, srv.Process.Pid(), "the extension was not restarted")
 }
