@@ -51,8 +51,8 @@ func TestScenario9RevokedTrust(t *testing.T) {
 		assert.Equal(t, http.StatusServiceUnavailable, code)
 		assert.Contains(t, body, "authentication-config: reason withheld", "/readyz names the check, not why: anyone may ask")
 		// The source logs what it revoked, always; the chain's "not ready"
-		// line, which names the reason too, shares a rate limit with the 401s
-		// of the polling above and of the aggregator's availability checks.
+		// line, which names the reason too, is rate-limited (ten, then one a
+		// second), and the readiness polls at start spend that budget too.
 		assert.Contains(t, srv.Process.Tail(400), "front-proxy CA removed from the ConfigMap: front-proxy trust revoked", "the log says why")
 	})
 
