@@ -56,7 +56,9 @@ var discard = slog.New(slog.DiscardHandler)
 // builders are the implementations each test attacks, aggauth first.
 var builders = []func(testing.TB, *pki, chainOptions) *impl{newAggauth, newKubernetes}
 
-func newAggauth(t testing.TB, p *pki, o chainOptions) *impl {
+// aggauthUnion is aggauth's authentication of the PKI's front proxy and
+// client certificates.
+func aggauthUnion(t testing.TB, p *pki) *authn.Union {
 	t.Helper()
 	fp, err := authn.NewFrontProxy(authn.FrontProxyOptions{
 		Config: authn.NewDynamicRequestHeader(authn.NewRequestHeaderConfig(bundle(t, p.proxyCA.PEM()), proxyName))})
@@ -65,6 +67,12 @@ func newAggauth(t testing.TB, p *pki, o chainOptions) *impl {
 	require.NoError(t, err)
 	union, err := authn.NewUnion(authn.UnionOptions{FrontProxy: fp, ClientCert: cc})
 	require.NoError(t, err)
+	return union
+}
+
+func newAggauth(t testing.TB, p *pki, o chainOptions) *impl {
+	t.Helper()
+	union := aggauthUnion(t, p)
 	im := &impl{name: "aggauth"}
 	var az authorizer.UnconditionalAuthorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
 	if o.sar != nil {

@@ -83,14 +83,7 @@ func widgetsDeclared(group, version, resource, subresource string) bool {
 // with opts, on loopback; it returns the server's base URL and collectors.
 func servedByServing(t *testing.T, opts serving.Options, h http.Handler) (string, []prometheus.Collector) {
 	t.Helper()
-	p := thePKI()
-	fp, err := authn.NewFrontProxy(authn.FrontProxyOptions{
-		Config: authn.NewDynamicRequestHeader(authn.NewRequestHeaderConfig(bundle(t, p.proxyCA.PEM()), proxyName))})
-	require.NoError(t, err)
-	cc, err := authn.NewClientCert(authn.ClientCertOptions{CA: authn.NewDynamicCA(bundle(t, p.clientCA.PEM()))})
-	require.NoError(t, err)
-	union, err := authn.NewUnion(authn.UnionOptions{FrontProxy: fp, ClientCert: cc})
-	require.NoError(t, err)
+	union := aggauthUnion(t, thePKI())
 	chain, err := middleware.NewChain(middleware.ChainOptions{
 		Authentication: middleware.AuthenticationOptions{Authenticator: union, Logger: discard},
 		Authorization:  middleware.AuthorizationOptions{Authorizer: authorizerfactory.NewAlwaysAllowAuthorizer()},

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,17 @@ func (r *running) wait(t testing.TB, d time.Duration) error {
 		t.Fatalf("Run did not return within %v", d)
 		return nil
 	}
+}
+
+// dialHTTP1 opens a TLS connection to the server that speaks HTTP/1.1, for
+// requests written by hand; it is closed when the test ends.
+func (r *running) dialHTTP1(t testing.TB) *tls.Conn {
+	t.Helper()
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(r.url, "https://"),
+		&tls.Config{RootCAs: pki.roots, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
 }
 
 // client returns an HTTPS client trusting the test certificate, over HTTP/2

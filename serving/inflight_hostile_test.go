@@ -2,10 +2,8 @@ package serving_test
 
 import (
 	"bufio"
-	"crypto/tls"
 	"io"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,11 +37,8 @@ func TestInflightSlowBodyReleasedAtDeadline(t *testing.T) {
 	opts.MaxMutatingRequestsInFlight = 1
 	h := &reading{}
 	r := start(t, opts, pipeline.New(h, testAuthn{}))
-	conn, err := tls.Dial("tcp", strings.TrimPrefix(r.url, "https://"),
-		&tls.Config{RootCAs: pki.roots, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = io.WriteString(conn, "POST /apis/g/v1/namespaces/ns/things HTTP/1.1\r\nHost: localhost\r\n"+
+	conn := r.dialHTTP1(t)
+	_, err := io.WriteString(conn, "POST /apis/g/v1/namespaces/ns/things HTTP/1.1\r\nHost: localhost\r\n"+
 		"X-Test-User: mallory\r\nContent-Length: 1000\r\n\r\nx")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return h.inside.Load() == 1 }, 10*time.Second, time.Millisecond)

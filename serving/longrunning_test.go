@@ -2,7 +2,6 @@ package serving_test
 
 import (
 	"bufio"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -108,11 +107,8 @@ func longRunningGauge(t *testing.T, reg *prometheus.Registry, verb, subresource 
 // in-flight slot, and is counted in apiserver_longrunning_requests while open.
 func TestUpgradeOverTLS(t *testing.T) {
 	r, reg, held := longRunningServer(t)
-	conn, err := tls.Dial("tcp", strings.TrimPrefix(r.url, "https://"),
-		&tls.Config{RootCAs: pki.roots, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = io.WriteString(conn, "GET /apis/g/v1/namespaces/ns/things/x/exec HTTP/1.1\r\nHost: localhost\r\n"+
+	conn := r.dialHTTP1(t)
+	_, err := io.WriteString(conn, "GET /apis/g/v1/namespaces/ns/things/x/exec HTTP/1.1\r\nHost: localhost\r\n"+
 		"X-Test-User: bob\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
 	require.NoError(t, err)
 	br := bufio.NewReader(conn)
@@ -183,12 +179,9 @@ func TestWatchOverHTTP2(t *testing.T) {
 // alone. Else any client could skip both by adding two headers to a create.
 func TestUndeclaredUpgradeIsNotLongRunning(t *testing.T) {
 	post := func(r *running, name string) *http.Response {
-		conn, err := tls.Dial("tcp", strings.TrimPrefix(r.url, "https://"),
-			&tls.Config{RootCAs: pki.roots, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = conn.Close() })
+		conn := r.dialHTTP1(t)
 		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second))) // no answer at all fails, not hangs
-		_, err = io.WriteString(conn, "POST /apis/g/v1/namespaces/ns/things/"+name+"/block HTTP/1.1\r\nHost: localhost\r\n"+
+		_, err := io.WriteString(conn, "POST /apis/g/v1/namespaces/ns/things/"+name+"/block HTTP/1.1\r\nHost: localhost\r\n"+
 			"X-Test-User: bob\r\nConnection: Upgrade\r\nUpgrade: echo\r\nContent-Length: 0\r\n\r\n")
 		require.NoError(t, err)
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
